@@ -1,0 +1,129 @@
+/* io.c - see io.h. */
+#include "io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int
+io_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -ENOSPC;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+io_pwrite_all(int fd, const void *buf, size_t len, off_t off)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -ENOSPC;
+		p += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
+ssize_t
+io_read_full(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = read(fd, p + got, len - got);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+int
+io_fsync(int fd)
+{
+#ifdef F_FULLFSYNC
+	/* macOS: fsync() does not flush the drive's cache; F_FULLFSYNC
+	 * does, where the filesystem supports it. */
+	if (fcntl(fd, F_FULLFSYNC) == 0)
+		return 0;
+	if (errno != ENOTTY && errno != ENOTSUP && errno != EINVAL)
+		return -errno;
+#endif
+	/* Not retried on EINTR or anything else: after a failed fsync the
+	 * kernel may have dropped the dirty pages, so a later success would
+	 * prove nothing.  The caller fails the write. */
+	if (fsync(fd) != 0)
+		return -errno;
+	return 0;
+}
+
+int
+io_close(int fd)
+{
+	if (close(fd) != 0 && errno != EINTR)
+		return -errno;
+	return 0;
+}
+
+int
+io_open_dir(int at, const char *dir)
+{
+	int fd;
+
+	do
+		fd = openat(at, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+				     O_CLOEXEC);
+	while (fd < 0 && errno == EINTR);
+	return fd < 0 ? -errno : fd;
+}
+
+int
+io_mkdir_durable(int at, const char *name, int no_sync)
+{
+	int fd, rc;
+
+	if (mkdirat(at, name, 0700) != 0)
+		return errno == EEXIST ? 0 : -errno;
+	/* The umask may have taken bits away; the contract says 0700. */
+	fd = io_open_dir(at, name);
+	if (fd < 0)
+		return fd;
+	rc = fchmod(fd, 0700) != 0 ? -errno : 0;
+	if (rc == 0 && !no_sync)
+		rc = io_fsync(fd);
+	int crc = io_close(fd);
+	if (rc == 0)
+		rc = crc;
+	if (rc == 0 && !no_sync)
+		rc = io_fsync(at);
+	return rc < 0 ? rc : 1;
+}

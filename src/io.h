@@ -1,0 +1,43 @@
+/*
+ * io.h - system calls with the loops and checks they always need.
+ *
+ * Each function returns 0 (or a byte count) on success and -errno on
+ * failure; EINTR is retried, short counts are continued.
+ */
+#ifndef OKOF_IO_H
+#define OKOF_IO_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Writes all of buf; a write that makes no progress is -ENOSPC. */
+int io_write_all(int fd, const void *buf, size_t len);
+
+/* Writes all of buf at offset off. */
+int io_pwrite_all(int fd, const void *buf, size_t len, off_t off);
+
+/*
+ * Reads until len bytes or end of file.  Returns the count read (less
+ * than len only at end of file) or -errno.
+ */
+ssize_t io_read_full(int fd, void *buf, size_t len);
+
+/* Makes fd's data durable: F_FULLFSYNC where the platform has it. */
+int io_fsync(int fd);
+
+/* close() that reports the error; EINTR counts as closed (POSIX leaves
+ * the descriptor's state unspecified, and retrying may close another). */
+int io_close(int fd);
+
+/* Opens dir (relative to at) as a directory without following a
+ * symlink in its last component; returns the fd or -errno. */
+int io_open_dir(int at, const char *dir);
+
+/*
+ * Creates directory name under at with mode 0700 whatever the umask,
+ * then makes it durable in at.  An existing directory is not an error.
+ * Returns 1 if it was created, 0 if it existed, or -errno.
+ */
+int io_mkdir_durable(int at, const char *name, int no_sync);
+
+#endif

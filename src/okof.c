@@ -1,0 +1,755 @@
+/*
+ * okof.c - the command line: options, the command table, messages and
+ * exit statuses.  Everything else is the library's (okof.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "okof.h"
+
+#define EX_OK 0
+#define EX_ABSENT 1
+#define EX_USAGE 2
+#define EX_FAIL 3
+
+static const char usage_text[] =
+	"usage: okof [-d DIR] COMMAND [OPTIONS] [ARGS]\n"
+	"\n"
+	"  put KEY [VALUE]   store VALUE, or standard input\n"
+	"      [--if-absent] [--ttl DURATION] [--no-sync]\n"
+	"  get KEY           write the value to standard output\n"
+	"  del [-f] KEY...   delete keys\n"
+	"  has KEY           exit 0 if KEY is present, 1 if not\n"
+	"  list [-0] [-l] [PREFIX]\n"
+	"                    the keys, sorted\n"
+	"  stat [--json] KEY facts about a key\n"
+	"  init [--compress-threshold BYTES]\n"
+	"                    create the store now\n"
+	"\n"
+	"global options: -d, --dir DIR; -h, --help; -V, --version\n"
+	"store: -d, else $OKOF_DIR, else $XDG_DATA_HOME/okof, "
+	"else ~/.local/share/okof\n"
+	"exit: 0 ok, 1 absent, 2 usage, 3 failure; see okof(1)\n";
+
+/* Option ids. */
+enum {
+	O_DIR = 1,
+	O_KEYFILE,
+	O_HELP,
+	O_VERSION,
+	O_IF_ABSENT,
+	O_TTL,
+	O_NOSYNC,
+	O_FORCE,
+	O_NUL,
+	O_LONG,
+	O_JSON,
+	O_THRESHOLD,
+	O_COUNT
+};
+
+static const struct cli_opt global_opts[] = {
+	{"dir", 'd', 1, O_DIR},
+	{"help", 'h', 0, O_HELP},
+	{"version", 'V', 0, O_VERSION},
+	{NULL, 0, 0, 0},
+};
+
+struct cmd {
+	const char *name;
+	int (*run)(struct cli *c);
+	const struct cli_opt *opts;
+	int min_args, max_args; /* operands; max -1: any */
+	const char *args;	/* operand synopsis, for messages */
+};
+
+static const char *prog_dir; /* from -d, for every command */
+
+static void
+msg(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("okof: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/*
+ * A key fit for a one-line message: quoted, control and non-ASCII bytes
+ * escaped, cut (with "...") after 64 bytes.
+ */
+static const char *
+show_key(const char *key, size_t len)
+{
+	static char out[64 * 4 + 8];
+	size_t o = 0;
+
+	out[o++] = '\'';
+	for (size_t i = 0; i < len && i < 64; i++) {
+		unsigned char ch = (unsigned char)key[i];
+		if (ch >= 0x20 && ch < 0x7f && ch != '\\' && ch != '\'')
+			out[o++] = (char)ch;
+		else
+			o += (size_t)snprintf(out + o, sizeof out - o,
+					      "\\x%02x", ch);
+	}
+	if (len > 64) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o++] = '\'';
+	out[o] = '\0';
+	return out;
+}
+
+/*
+ * Reports a library failure for key (NULL: none) in one line:
+ * "okof: cannot VERB 'KEY': REASON (DETAIL; STORE/FILE)".
+ */
+static int
+report(struct cli *c, okof_store *s, const char *verb, const char *key,
+       size_t klen, int rc)
+{
+	const char *path = s ? okof_errpath(s) : "";
+	const char *detail = s ? okof_errdetail(s) : "";
+
+	fprintf(stderr, "okof: cannot %s", verb);
+	if (key)
+		fprintf(stderr, " %s", show_key(key, klen));
+	fprintf(stderr, ": %s", okof_strerror(rc));
+	if (*detail || *path) {
+		fputs(" (", stderr);
+		if (*detail)
+			fprintf(stderr, "%s%s", detail, *path ? ": " : "");
+		if (*path)
+			fprintf(stderr, "%s/%s", c->dir, path);
+		fputc(')', stderr);
+	}
+	fputc('\n', stderr);
+	return EX_FAIL;
+}
+
+/* Where the store is: -d, $OKOF_DIR, $XDG_DATA_HOME/okof, ~/.local/share/okof. */
+static int
+locate_store(struct cli *c)
+{
+	const char *e;
+
+	if (prog_dir) {
+		c->dir = prog_dir;
+		return 0;
+	}
+	if ((e = getenv("OKOF_DIR")) && *e) {
+		c->dir = e;
+		return 0;
+	}
+	const char *base = NULL, *sub = NULL;
+	if ((e = getenv("XDG_DATA_HOME")) && *e == '/') {
+		base = e;
+		sub = "/okof";
+	} else if ((e = getenv("HOME")) && *e) {
+		base = e;
+		sub = "/.local/share/okof";
+	}
+	if (!base) {
+		msg("cannot locate the store: set -d, OKOF_DIR or HOME");
+		return EX_FAIL;
+	}
+	size_t n = strlen(base) + strlen(sub) + 1;
+	c->dir_buf = malloc(n);
+	if (!c->dir_buf) {
+		msg("out of memory");
+		return EX_FAIL;
+	}
+	snprintf(c->dir_buf, n, "%s%s", base, sub);
+	c->dir = c->dir_buf;
+	return 0;
+}
+
+/*
+ * Opens the store.  For reads a missing store is not an error: *s is
+ * left NULL and 0 is returned, and the command behaves as on an empty
+ * store.
+ */
+static int
+open_store(struct cli *c, okof_store **s, int flags,
+	   const struct okof_settings *st)
+{
+	int rc = okof_open(s, c->dir, flags, st);
+
+	if (rc == OKOF_ENOSTORE && !(flags & OKOF_CREATE))
+		return 0;
+	if (rc == 0)
+		return 0;
+	if (rc == OKOF_ECORRUPT)
+		msg("cannot open store '%s': metadata is corrupt (%s/meta)",
+		    c->dir, c->dir);
+	else
+		msg("cannot open store '%s': %s", c->dir, okof_strerror(rc));
+	return EX_FAIL;
+}
+
+static int
+bad_key(const char *key, size_t len)
+{
+	if (len == 0)
+		msg("bad key: empty (a key is 1 to %d bytes)", OKOF_KEY_MAX);
+	else
+		msg("bad key: %zu bytes long (a key is 1 to %d bytes)", len,
+		    OKOF_KEY_MAX);
+	(void)key;
+	return EX_USAGE;
+}
+
+/*
+ * Parses a duration: a positive whole number with an optional unit s,
+ * m, h or d.  Returns seconds, or -1.
+ */
+static int64_t
+parse_duration(const char *s)
+{
+	int64_t mult = 1, v = 0;
+	const char *p = s;
+
+	if (*p < '0' || *p > '9')
+		return -1;
+	while (*p >= '0' && *p <= '9') {
+		if (v > (INT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (*p++ - '0');
+	}
+	switch (*p) {
+	case '\0':
+		break;
+	case 's':
+		break;
+	case 'm':
+		mult = 60;
+		break;
+	case 'h':
+		mult = 3600;
+		break;
+	case 'd':
+		mult = 86400;
+		break;
+	default:
+		return -1;
+	}
+	if (*p != '\0' && p[1] != '\0')
+		return -1;
+	/* Far enough for any lifetime, small enough that now + it fits. */
+	if (v <= 0 || v > INT64_C(1) << 40 / mult)
+		return -1;
+	if (v > (INT64_C(1) << 40) / mult)
+		return -1;
+	return v * mult;
+}
+
+static int
+check_key_arg(const char *key)
+{
+	size_t len = strlen(key);
+
+	if (okof_check_key(key, len) != 0)
+		return bad_key(key, len);
+	return 0;
+}
+
+static int
+cmd_put(struct cli *c)
+{
+	const char *key = c->args[0];
+	size_t klen = strlen(key);
+	struct okof_put_opts po = {0};
+	okof_store *s = NULL;
+	int rc;
+
+	if ((rc = check_key_arg(key)) != 0)
+		return rc;
+	po.if_absent = c->set[O_IF_ABSENT];
+	po.no_sync = c->set[O_NOSYNC];
+	if (c->set[O_TTL]) {
+		int64_t ttl = parse_duration(c->val[O_TTL]);
+		if (ttl < 0) {
+			msg("bad duration '%s' for --ttl (use 90, 90s, 15m, "
+			    "2h or 7d)",
+			    c->val[O_TTL]);
+			return EX_USAGE;
+		}
+		/* Round up: the key lives at least the whole TTL. */
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		po.expires = (int64_t)ts.tv_sec + ttl + (ts.tv_nsec > 0);
+	}
+	if ((rc = open_store(c, &s, OKOF_CREATE, NULL)) != 0)
+		return rc;
+	if (c->nargs == 2)
+		rc = okof_put(s, key, klen, c->args[1], strlen(c->args[1]),
+			      &po);
+	else
+		rc = okof_put_fd(s, key, klen, STDIN_FILENO, &po);
+	if (rc == OKOF_EEXIST)
+		rc = EX_ABSENT;
+	else if (rc == OKOF_EDIRSYNC) {
+		msg("stored %s, but cannot fsync its directory (%s/%s): "
+		    "durability unknown",
+		    show_key(key, klen), c->dir, okof_errpath(s));
+		rc = EX_FAIL;
+	} else if (rc < 0 && *okof_errpath(s) == '\0')
+		rc = (msg("cannot put %s: reading the value from standard "
+			  "input: %s",
+			  show_key(key, klen), okof_strerror(rc)),
+		      EX_FAIL);
+	else if (rc < 0)
+		rc = report(c, s, "put", key, klen, rc);
+	okof_close(s);
+	return rc;
+}
+
+/* Writes to standard output; failure other than SIGPIPE is exit 3. */
+static int
+out_write(const void *p, size_t n)
+{
+	const char *b = p;
+
+	while (n > 0) {
+		ssize_t w = write(STDOUT_FILENO, b, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			msg("cannot write to standard output: %s",
+			    strerror(w < 0 ? errno : ENOSPC));
+			return EX_FAIL;
+		}
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int
+cmd_get(struct cli *c)
+{
+	const char *key = c->args[0];
+	size_t klen = strlen(key);
+	okof_store *s = NULL;
+	okof_reader *r = NULL;
+	const void *p;
+	size_t n;
+	int rc;
+
+	if ((rc = check_key_arg(key)) != 0)
+		return rc;
+	if ((rc = open_store(c, &s, 0, NULL)) != 0)
+		return rc;
+	if (!s)
+		return EX_ABSENT;
+	rc = okof_get_open(s, key, klen, &r);
+	if (rc == OKOF_ENOTFOUND) {
+		rc = EX_ABSENT;
+		goto out;
+	}
+	if (rc < 0) {
+		rc = report(c, s, "get", key, klen, rc);
+		goto out;
+	}
+	while ((rc = okof_get_read(r, &p, &n)) > 0)
+		if ((rc = out_write(p, n)) != 0)
+			goto out;
+	if (rc < 0)
+		rc = report(c, s, "get", key, klen, rc);
+out:
+	okof_get_close(r);
+	okof_close(s);
+	return rc;
+}
+
+static int
+cmd_has(struct cli *c)
+{
+	const char *key = c->args[0];
+	size_t klen = strlen(key);
+	struct okof_info info;
+	okof_store *s = NULL;
+	int rc;
+
+	if ((rc = check_key_arg(key)) != 0)
+		return rc;
+	if ((rc = open_store(c, &s, 0, NULL)) != 0)
+		return rc;
+	if (!s)
+		return EX_ABSENT;
+	rc = okof_stat(s, key, klen, &info);
+	if (rc == OKOF_ENOTFOUND)
+		rc = EX_ABSENT;
+	else if (rc < 0)
+		rc = report(c, s, "read", key, klen, rc);
+	okof_close(s);
+	return rc;
+}
+
+static int
+cmd_del(struct cli *c)
+{
+	okof_store *s = NULL;
+	int rc, status = EX_OK;
+
+	for (int i = 0; i < c->nargs; i++)
+		if ((rc = check_key_arg(c->args[i])) != 0)
+			return rc;
+	if ((rc = open_store(c, &s, 0, NULL)) != 0)
+		return rc;
+	if (!s)
+		return c->set[O_FORCE] ? EX_OK : EX_ABSENT;
+	for (int i = 0; i < c->nargs; i++) {
+		const char *key = c->args[i];
+		size_t klen = strlen(key);
+		rc = okof_del(s, key, klen, c->set[O_NOSYNC]);
+		if (rc == OKOF_ENOTFOUND) {
+			if (!c->set[O_FORCE] && status == EX_OK)
+				status = EX_ABSENT;
+		} else if (rc == OKOF_EDIRSYNC) {
+			msg("deleted %s, but cannot fsync its directory "
+			    "(%s/%s): durability unknown",
+			    show_key(key, klen), c->dir, okof_errpath(s));
+			status = EX_FAIL;
+		} else if (rc < 0) {
+			status = report(c, s, "delete", key, klen, rc);
+		}
+	}
+	okof_close(s);
+	return status;
+}
+
+static void
+iso_time(char *buf, size_t n, int64_t secs)
+{
+	time_t t = (time_t)secs;
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ",
+					   &tm) == 0)
+		snprintf(buf, n, "%" PRId64, secs);
+}
+
+static int
+cmd_list(struct cli *c)
+{
+	const char *prefix = c->nargs ? c->args[0] : "";
+	struct okof_keys keys;
+	okof_store *s = NULL;
+	int rc;
+
+	if ((rc = open_store(c, &s, 0, NULL)) != 0)
+		return rc;
+	if (!s)
+		return EX_OK;
+	rc = okof_list(s, prefix, strlen(prefix), &keys);
+	if (rc < 0) {
+		rc = report(c, s, "list", NULL, 0, rc);
+		okof_close(s);
+		return rc;
+	}
+	char end = c->set[O_NUL] ? '\0' : '\n';
+	for (size_t i = 0; i < keys.n && rc == 0; i++) {
+		if (c->set[O_LONG]) {
+			char line[96], when[32];
+			iso_time(when, sizeof when,
+				 keys.v[i].mtime_ns / 1000000000);
+			snprintf(line, sizeof line, "%" PRIu64 "\t%s\t",
+				 keys.v[i].size, when);
+			rc = out_write(line, strlen(line));
+		}
+		if (rc == 0)
+			rc = out_write(keys.v[i].key, keys.v[i].len);
+		if (rc == 0)
+			rc = out_write(&end, 1);
+	}
+	if (rc == 0 && keys.bad > 0) {
+		msg("skipped %zu corrupt record%s (last: %s/%s: %s); run "
+		    "'okof verify'",
+		    keys.bad, keys.bad == 1 ? "" : "s", c->dir,
+		    okof_errpath(s), okof_errdetail(s));
+		rc = EX_FAIL;
+	}
+	okof_keys_free(&keys);
+	okof_close(s);
+	return rc;
+}
+
+static int
+cmd_stat(struct cli *c)
+{
+	const char *key = c->args[0];
+	size_t klen = strlen(key);
+	struct okof_info in;
+	okof_store *s = NULL;
+	char mod[32], exp[32];
+	int rc;
+
+	if ((rc = check_key_arg(key)) != 0)
+		return rc;
+	if ((rc = open_store(c, &s, 0, NULL)) != 0)
+		return rc;
+	if (!s)
+		return EX_ABSENT;
+	rc = okof_stat(s, key, klen, &in);
+	if (rc == OKOF_ENOTFOUND) {
+		okof_close(s);
+		return EX_ABSENT;
+	}
+	if (rc < 0) {
+		rc = report(c, s, "stat", key, klen, rc);
+		okof_close(s);
+		return rc;
+	}
+	okof_close(s);
+	iso_time(mod, sizeof mod, in.mtime_ns / 1000000000);
+	if (in.expires)
+		iso_time(exp, sizeof exp, in.expires);
+	else
+		strcpy(exp, "never");
+
+	struct outbuf j = {0};
+	if (c->set[O_JSON]) {
+		ob_str(&j, "{");
+		ob_json_field(&j, "key", key, klen);
+		ob_fmt(&j, ",\"size\":%" PRIu64 ",\"disk\":%" PRIu64
+			     ",\"compressed\":%s,\"encrypted\":%s,"
+			     "\"modified\":\"%s\",\"expires\":",
+			 in.size, in.disk, in.compressed ? "true" : "false",
+			 in.encrypted ? "true" : "false", mod);
+		if (in.expires)
+			ob_fmt(&j, "\"%s\"}\n", exp);
+		else
+			ob_str(&j, "null}\n");
+	} else {
+		ob_str(&j, "key: ");
+		ob_bytes(&j, key, klen);
+		ob_fmt(&j, "\nsize: %" PRIu64 "\ndisk: %" PRIu64
+			     "\ncompressed: %s\nencrypted: %s\nmodified: "
+			     "%s\nexpires: %s\n",
+			 in.size, in.disk, in.compressed ? "yes" : "no",
+			 in.encrypted ? "yes" : "no", mod, exp);
+	}
+	if (j.failed) {
+		msg("out of memory");
+		rc = EX_FAIL;
+	} else {
+		rc = out_write(j.buf, j.len);
+	}
+	ob_free(&j);
+	return rc;
+}
+
+static int
+parse_size(const char *s, uint32_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v > UINT32_MAX)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int
+cmd_init(struct cli *c)
+{
+	struct okof_settings st = {.compress_threshold =
+					   OKOF_THRESHOLD_DEFAULT};
+	okof_store *s = NULL;
+	int rc, flags = OKOF_CREATE;
+
+	if (c->set[O_THRESHOLD]) {
+		if (parse_size(c->val[O_THRESHOLD], &st.compress_threshold) !=
+		    0) {
+			msg("bad number '%s' for --compress-threshold",
+			    c->val[O_THRESHOLD]);
+			return EX_USAGE;
+		}
+		flags |= OKOF_INIT;
+	}
+	rc = okof_open(&s, c->dir, flags, &st);
+	if (rc == OKOF_ESETTINGS) {
+		struct okof_settings have;
+		okof_store *t = NULL;
+		if (okof_open(&t, c->dir, 0, NULL) == 0) {
+			okof_get_settings(t, &have);
+			okof_close(t);
+			msg("cannot init store '%s': it exists with "
+			    "--compress-threshold %" PRIu32,
+			    c->dir, have.compress_threshold);
+			return EX_FAIL;
+		}
+	}
+	if (rc < 0) {
+		msg("cannot init store '%s': %s", c->dir, okof_strerror(rc));
+		return EX_FAIL;
+	}
+	okof_close(s);
+	return EX_OK;
+}
+
+static const struct cli_opt put_opts[] = {
+	{"if-absent", 0, 0, O_IF_ABSENT},
+	{"no-sync", 0, 0, O_NOSYNC},
+	{"ttl", 0, 1, O_TTL},
+	{NULL, 0, 0, 0},
+};
+static const struct cli_opt del_opts[] = {
+	{"force", 'f', 0, O_FORCE},
+	{"no-sync", 0, 0, O_NOSYNC},
+	{NULL, 0, 0, 0},
+};
+static const struct cli_opt list_opts[] = {
+	{"null", '0', 0, O_NUL},
+	{"long", 'l', 0, O_LONG},
+	{NULL, 0, 0, 0},
+};
+static const struct cli_opt stat_opts[] = {
+	{"json", 0, 0, O_JSON},
+	{NULL, 0, 0, 0},
+};
+static const struct cli_opt init_opts[] = {
+	{"compress-threshold", 0, 1, O_THRESHOLD},
+	{NULL, 0, 0, 0},
+};
+static const struct cli_opt no_opts[] = {
+	{NULL, 0, 0, 0},
+};
+
+static const struct cmd commands[] = {
+	{"del", cmd_del, del_opts, 1, -1, "KEY..."},
+	{"get", cmd_get, no_opts, 1, 1, "KEY"},
+	{"has", cmd_has, no_opts, 1, 1, "KEY"},
+	{"init", cmd_init, init_opts, 0, 0, ""},
+	{"list", cmd_list, list_opts, 0, 1, "[PREFIX]"},
+	{"put", cmd_put, put_opts, 1, 2, "KEY [VALUE]"},
+	{"stat", cmd_stat, stat_opts, 1, 1, "KEY"},
+};
+
+static void
+on_signal(int sig)
+{
+	okof_signal_cleanup();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* So that no stray write lands in a record, 0-2 are always open. */
+static int
+sane_fds(void)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+			continue;
+		int n = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+		if (n != fd) {
+			if (n >= 0)
+				close(n);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli c = {0};
+	const struct cmd *cmd = NULL;
+	int rc;
+
+	if (sane_fds() != 0)
+		return EX_FAIL;
+	/* A reader that goes away ends us as it ends cat, even if our
+	 * parent ignored SIGPIPE. */
+	signal(SIGPIPE, SIG_DFL);
+	struct sigaction sa = {0};
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+
+	/* Global options, up to the command. */
+	struct cli g = {0};
+	if (cli_parse(&g, global_opts, NULL, argc - 1, argv + 1, 1) != 0)
+		return EX_USAGE;
+	int i = g.next + 1;
+	prog_dir = g.val[O_DIR];
+	int help = g.set[O_HELP], version = g.set[O_VERSION];
+	cli_free(&g);
+	if (help) {
+		fputs(usage_text, stdout);
+		return fflush(stdout) == 0 ? EX_OK : EX_FAIL;
+	}
+	if (version) {
+		printf("okof %s\n", OKOF_VERSION);
+		return fflush(stdout) == 0 ? EX_OK : EX_FAIL;
+	}
+	if (i >= argc) {
+		fputs(usage_text, stderr);
+		return EX_USAGE;
+	}
+	for (size_t k = 0; k < sizeof commands / sizeof *commands; k++)
+		if (strcmp(argv[i], commands[k].name) == 0)
+			cmd = &commands[k];
+	if (!cmd) {
+		msg("unknown command '%s' (see 'okof --help')", argv[i]);
+		return EX_USAGE;
+	}
+
+	rc = cli_parse(&c, cmd->opts, global_opts, argc - i - 1, argv + i + 1,
+		       0);
+	if (rc != 0) {
+		cli_free(&c);
+		return EX_USAGE;
+	}
+	if (c.set[O_HELP]) {
+		fputs(usage_text, stdout);
+		return fflush(stdout) == 0 ? EX_OK : EX_FAIL;
+	}
+	if (c.set[O_VERSION]) {
+		printf("okof %s\n", OKOF_VERSION);
+		return fflush(stdout) == 0 ? EX_OK : EX_FAIL;
+	}
+	if (c.set[O_DIR]) {
+		if (prog_dir) {
+			msg("option '--dir' given twice");
+			return EX_USAGE;
+		}
+		prog_dir = c.val[O_DIR];
+	}
+	if (c.nargs < cmd->min_args ||
+	    (cmd->max_args >= 0 && c.nargs > cmd->max_args)) {
+		msg("usage: okof %s%s%s", cmd->name, *cmd->args ? " " : "",
+		    cmd->args);
+		cli_free(&c);
+		return EX_USAGE;
+	}
+	rc = locate_store(&c);
+	if (rc == 0)
+		rc = cmd->run(&c);
+	cli_free(&c);
+	return rc;
+}

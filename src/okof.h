@@ -1,0 +1,225 @@
+/*
+ * okof.h - the okof key-value store library.
+ *
+ * One key is one file.  A store is a directory holding a metadata file
+ * ("meta": format version, a random salt, settings) and 256 fan-out
+ * directories "00".."ff".  A key's record lives at BUCKET/NAME, where
+ * BUCKET and NAME are the hex digits of a keyed BLAKE2b hash of the key
+ * under the store's salt, so a key never becomes a path.  A record holds
+ * a header (the key, lengths, times, a checksum) and the value in
+ * checksummed chunks, snappy-compressed where that pays.  The format is
+ * described in okof(5).
+ *
+ * Every write goes to an exclusively created temp file beside its
+ * target, is fsynced, then published by rename (or link, for create-only
+ * puts), and the directory is fsynced after.  Readers therefore see the
+ * old record or the new one, whole.
+ *
+ * Calling sequence:
+ *
+ *	okof_store *s;
+ *	int rc = okof_open(&s, "/path/to/store", OKOF_CREATE, NULL);
+ *	rc = okof_put(s, "k", 1, "v", 1, NULL);
+ *	okof_reader *r;
+ *	rc = okof_get_open(s, "k", 1, &r);
+ *	while ((rc = okof_get_read(r, &p, &n)) > 0)
+ *		use(p, n);
+ *	okof_get_close(r);
+ *	okof_close(s);
+ *
+ * Errors: every function that can fail returns 0 (or a documented
+ * positive value) on success and a negative code on failure: -errno for
+ * a failed system call, or one of the OKOF_E* codes below.
+ * okof_strerror() describes either.  After a failure, okof_errpath()
+ * names the file involved (relative to the store) and okof_errdetail()
+ * says what was wrong with it, when the library knows.
+ *
+ * The library never prints and never exits.  It is not thread-safe per
+ * store handle; use one handle per thread.
+ */
+#ifndef OKOF_H
+#define OKOF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define OKOF_VERSION "0.1.0"
+
+/* Limits of the contract. */
+#define OKOF_KEY_MAX 4096	/* bytes in a key; a key is 1..OKOF_KEY_MAX */
+#define OKOF_CHUNK_SIZE 65536	/* raw value bytes per record chunk */
+#define OKOF_THRESHOLD_DEFAULT 256 /* chunks larger than this are compressed */
+
+/*
+ * okof's own error codes, in a range no errno uses.  Gaps are left on
+ * purpose so that codes can be added without renumbering.
+ */
+enum {
+	OKOF_ENOTFOUND = -30800,  /* key absent or expired */
+	OKOF_EEXIST = -30799,	  /* create-only put: key already present */
+	OKOF_EBADKEY = -30798,	  /* key empty, too long, or holds a NUL */
+	OKOF_ECORRUPT = -30797,	  /* a record or metadata file fails its checks */
+	OKOF_ENOTSTORE = -30796,  /* a non-empty directory that is not a store */
+	OKOF_EUNSAFE = -30795,	  /* store owned by another user or group/other writable */
+	OKOF_EVERSION = -30794,	  /* a format version this build does not know */
+	OKOF_ESETTINGS = -30793,  /* store exists with other settings */
+	OKOF_ENOSTORE = -30792,	  /* store does not exist (reads treat it as empty) */
+	OKOF_EDIRSYNC = -30791,	  /* published, but the directory fsync failed */
+	OKOF_EBADARG = -30790,	  /* an argument out of range */
+	OKOF_ENOTFILE = -30789,	  /* a record is not a regular file */
+};
+
+/* Returns a static description of rc: an OKOF_E* code or a -errno. */
+const char *okof_strerror(int rc);
+
+typedef struct okof_store okof_store;
+
+/* Settings fixed at store creation. */
+struct okof_settings {
+	uint32_t compress_threshold; /* compress chunks larger than this */
+};
+
+/* okof_open() flags. */
+#define OKOF_CREATE 0x1	/* create the store (and missing parents) */
+#define OKOF_INIT 0x2	/* with OKOF_CREATE: settings must match an existing store */
+
+/*
+ * Opens the store at dir.
+ *
+ * Without OKOF_CREATE a store that does not exist, or whose creation was
+ * interrupted before its metadata was published, is OKOF_ENOSTORE.
+ * With OKOF_CREATE it is created (or completed): missing directories are
+ * made with mode 0700 and made durable in their parents, then the
+ * metadata file is published.  settings (or the defaults when NULL) are
+ * used for a new store; with OKOF_INIT, an existing store whose settings
+ * differ from a non-NULL settings is OKOF_ESETTINGS.
+ *
+ * A directory owned by another user, or writable by group or others, is
+ * OKOF_EUNSAFE; a non-empty directory without metadata OKOF_ENOTSTORE.
+ *
+ * On success *out is a handle the caller frees with okof_close().  On
+ * failure *out is NULL; okof_open_errpath() is not available, so the
+ * error concerns dir itself or its "meta" file.
+ */
+int okof_open(okof_store **out, const char *dir, int flags,
+	      const struct okof_settings *settings);
+
+/* Closes the handle; NULL is allowed. */
+void okof_close(okof_store *s);
+
+/* The store's settings as read from its metadata. */
+void okof_get_settings(const okof_store *s, struct okof_settings *out);
+
+/* The file (relative to the store) of the last failure, or "". */
+const char *okof_errpath(const okof_store *s);
+
+/* What was wrong with that file (static text), or "". */
+const char *okof_errdetail(const okof_store *s);
+
+/* Returns 0 if key/klen is a valid key, else OKOF_EBADKEY. */
+int okof_check_key(const char *key, size_t klen);
+
+/* okof_put options. */
+struct okof_put_opts {
+	int if_absent;	 /* publish only if the key is absent (link, not rename) */
+	int no_sync;	 /* skip fsyncs: atomic, not durable */
+	int64_t expires; /* Unix seconds after which the key reads as absent; 0: never */
+};
+
+/*
+ * Stores val/vlen under key/klen.  opts may be NULL (durable, overwrite,
+ * no expiry).  Returns 0, OKOF_EEXIST (if_absent and the key exists),
+ * OKOF_EBADKEY, OKOF_EDIRSYNC (the new value is published but the final
+ * directory fsync failed: durability unknown) or another error, in which
+ * case the previous value is intact.
+ */
+int okof_put(okof_store *s, const char *key, size_t klen, const void *val,
+	     size_t vlen, const struct okof_put_opts *opts);
+
+/*
+ * Streaming put: the value is everything read from fd until end of file,
+ * in constant memory.  Same returns as okof_put().  A read error on fd
+ * returns its -errno and publishes nothing.
+ */
+int okof_put_fd(okof_store *s, const char *key, size_t klen, int fd,
+		const struct okof_put_opts *opts);
+
+/*
+ * Removes the temp file of a put in progress, if any.  Async-signal-
+ * safe: for a SIGINT/SIGTERM handler, which then re-raises the signal.
+ */
+void okof_signal_cleanup(void);
+
+/* Facts about a record. */
+struct okof_info {
+	uint64_t size;	  /* value bytes */
+	uint64_t disk;	  /* bytes the record file occupies on disk */
+	int compressed;	  /* some chunk is stored compressed */
+	int encrypted;	  /* the record is sealed */
+	int64_t mtime_ns; /* when the value was written, Unix nanoseconds */
+	int64_t expires;  /* Unix seconds, 0: never */
+};
+
+typedef struct okof_reader okof_reader;
+
+/*
+ * Opens key for reading.  Returns 0 and sets *out, or OKOF_ENOTFOUND
+ * (absent, expired, or no store), OKOF_ECORRUPT (the header fails its
+ * checks), or another error.  The header is verified; chunks are
+ * verified one by one as okof_get_read() returns them.
+ */
+int okof_get_open(okof_store *s, const char *key, size_t klen,
+		  okof_reader **out);
+
+/* The record's facts; valid after okof_get_open(). */
+void okof_get_info(const okof_reader *r, struct okof_info *out);
+
+/*
+ * Returns the next verified piece of the value: 1 with p and n set (the
+ * memory belongs to r and is valid until the next call), 0 at the end
+ * of a value that verified whole, or a negative code (OKOF_ECORRUPT for
+ * a bad chunk, a short record or trailing garbage).
+ */
+int okof_get_read(okof_reader *r, const void **p, size_t *n);
+
+/* Closes the reader; NULL is allowed. */
+void okof_get_close(okof_reader *r);
+
+/* okof_get_open() + okof_get_info() + close: 0, OKOF_ENOTFOUND, ... */
+int okof_stat(okof_store *s, const char *key, size_t klen,
+	      struct okof_info *out);
+
+/*
+ * Deletes key.  Returns 0, OKOF_ENOTFOUND if it was absent (an expired
+ * record is removed and still reported absent), or an error.  Without
+ * no_sync the directory is fsynced after the unlink.
+ */
+int okof_del(okof_store *s, const char *key, size_t klen, int no_sync);
+
+/* A key as returned by okof_list(). */
+struct okof_key {
+	char *key;
+	size_t len;
+	uint64_t size;	  /* value bytes */
+	int64_t mtime_ns; /* when the value was written */
+};
+
+/* okof_list() results, owned by the caller: free with okof_keys_free(). */
+struct okof_keys {
+	struct okof_key *v;
+	size_t n;
+	size_t bad; /* records skipped because their header is corrupt */
+};
+
+/*
+ * The live keys that start with prefix/plen (plen may be 0), sorted
+ * bytewise.  A record with a corrupt header is skipped and counted in
+ * out->bad; okof_errpath() names the last one.  Returns 0 or an error.
+ */
+int okof_list(okof_store *s, const char *prefix, size_t plen,
+	      struct okof_keys *out);
+
+void okof_keys_free(struct okof_keys *k);
+
+#endif

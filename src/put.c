@@ -1,0 +1,218 @@
+/*
+ * put.c - writing a record: temp file beside its target, created
+ * exclusively and locked; the value streamed in; fsync; checked close;
+ * rename (or link, create-only); fsync of the directory.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "io.h"
+#include "record.h"
+#include "store.h"
+
+#define TMP_NAME_LEN (sizeof TMP_PREFIX - 1 + 16)
+
+/*
+ * The temp file being written, for okof_signal_cleanup().  Only one put
+ * runs at a time in a process that uses it (the command line).
+ */
+static volatile sig_atomic_t pending_fd = -1;
+static char pending_name[TMP_NAME_LEN + 1];
+
+void
+okof_signal_cleanup(void)
+{
+	int fd = pending_fd;
+
+	if (fd >= 0)
+		unlinkat(fd, pending_name, 0);
+}
+
+/*
+ * Creates a temp file in bfd, exclusively, mode 0600, locked.  The lock
+ * tells gc the file is owned by a running write; a file gc removed
+ * between our create and our lock has no links left, and we start over.
+ */
+static int
+tmp_create(int bfd, char name[TMP_NAME_LEN + 1], int *lockfd)
+{
+	unsigned char rnd[8];
+	struct stat st;
+
+	for (int tries = 0; tries < 100; tries++) {
+		randombytes_buf(rnd, sizeof rnd);
+		memcpy(name, TMP_PREFIX, sizeof TMP_PREFIX - 1);
+		sodium_bin2hex(name + sizeof TMP_PREFIX - 1, 17, rnd,
+			       sizeof rnd);
+		int fd = openat(bfd, name,
+				O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+					O_CLOEXEC,
+				0600);
+		if (fd < 0) {
+			if (errno == EEXIST || errno == EINTR)
+				continue;
+			return -errno;
+		}
+		int rc = 0;
+		while (flock(fd, LOCK_EX) != 0)
+			if (errno != EINTR) {
+				rc = -errno;
+				break;
+			}
+		/* 0600 exactly, whatever the umask took away. */
+		if (rc == 0 && fchmod(fd, 0600) != 0)
+			rc = -errno;
+		if (rc == 0 && fstat(fd, &st) != 0)
+			rc = -errno;
+		if (rc == 0 && st.st_nlink == 0) {
+			close(fd);
+			continue;
+		}
+		if (rc == 0 && (*lockfd = dup(fd)) < 0)
+			rc = -errno;
+		if (rc < 0) {
+			unlinkat(bfd, name, 0);
+			close(fd);
+			return rc;
+		}
+		return fd;
+	}
+	return -EEXIST;
+}
+
+/* Where the value comes from: a buffer or a descriptor. */
+struct source {
+	const void *buf;
+	size_t len;
+	int fd;
+};
+
+static int
+put_common(okof_store *s, const char *key, size_t klen,
+	   const struct source *src, const struct okof_put_opts *opts)
+{
+	static const struct okof_put_opts defaults;
+	struct rec_writer w = {0};
+	struct rec_name nm;
+	char tmp[TMP_NAME_LEN + 1];
+	int bfd = -1, fd = -1, lockfd = -1, rc, in_failed = 0;
+	const char *what = "";
+
+	if (!opts)
+		opts = &defaults;
+	if (okof_check_key(key, klen) != 0)
+		return OKOF_EBADKEY;
+	store_name(s, key, klen, &nm);
+
+	bfd = io_open_dir(s->dirfd, nm.bucket);
+	if (bfd == -ENOENT) {
+		rc = io_mkdir_durable(s->dirfd, nm.bucket, opts->no_sync);
+		if (rc < 0)
+			return store_fail(s, rc, nm.bucket, NULL,
+					  "cannot create directory");
+		bfd = io_open_dir(s->dirfd, nm.bucket);
+	}
+	if (bfd < 0)
+		return store_fail(s, bfd, nm.bucket, NULL, "cannot open directory");
+
+	fd = tmp_create(bfd, tmp, &lockfd);
+	if (fd < 0) {
+		rc = store_fail(s, fd, nm.bucket, TMP_PREFIX "*",
+				"cannot create temp file");
+		close(bfd);
+		return rc;
+	}
+	memcpy(pending_name, tmp, sizeof tmp);
+	pending_fd = bfd;
+
+	rc = recw_init(&w, fd, key, klen, s->settings.compress_threshold,
+		       opts->expires);
+	if (rc == 0) {
+		if (src->fd < 0)
+			rc = recw_write(&w, src->buf, src->len);
+		else
+			rc = recw_copy_fd(&w, src->fd, &in_failed);
+	}
+	if (rc == 0)
+		rc = recw_finish(&w, store_now_ns());
+	what = rc < 0 ? (in_failed ? "cannot read the value" : "cannot write")
+		      : "";
+	if (rc == 0 && !opts->no_sync && (rc = io_fsync(fd)) < 0)
+		what = "cannot fsync";
+	int crc = io_close(fd);
+	fd = -1;
+	if (rc == 0 && crc < 0) {
+		rc = crc;
+		what = "cannot close";
+	}
+	if (rc < 0)
+		goto out;
+
+	if (opts->if_absent) {
+		if (linkat(bfd, tmp, bfd, nm.file, 0) != 0) {
+			rc = errno == EEXIST ? OKOF_EEXIST : -errno;
+			what = "cannot link";
+		}
+	} else if (renameat(bfd, tmp, bfd, nm.file) != 0) {
+		rc = -errno;
+		what = "cannot rename";
+	} else {
+		tmp[0] = '\0'; /* renamed: nothing to remove */
+	}
+	if (rc < 0)
+		goto out;
+	if (tmp[0] != '\0') {
+		unlinkat(bfd, tmp, 0);
+		tmp[0] = '\0';
+	}
+	if (!opts->no_sync && io_fsync(bfd) != 0) {
+		rc = OKOF_EDIRSYNC;
+		what = "cannot fsync directory";
+		store_fail(s, rc, nm.bucket, NULL, what);
+	}
+out:
+	pending_fd = -1;
+	recw_free(&w);
+	if (rc < 0 && rc != OKOF_EDIRSYNC) {
+		if (in_failed)
+			store_fail(s, rc, NULL, NULL, what);
+		else if (rc == OKOF_EEXIST)
+			store_fail(s, rc, nm.bucket, nm.file, "");
+		else
+			store_fail(s, rc, nm.bucket, tmp[0] ? tmp : nm.file,
+				   what);
+	}
+	if (tmp[0] != '\0')
+		unlinkat(bfd, tmp, 0);
+	if (fd >= 0)
+		close(fd);
+	if (lockfd >= 0)
+		close(lockfd);
+	close(bfd);
+	return rc;
+}
+
+int
+okof_put(okof_store *s, const char *key, size_t klen, const void *val,
+	 size_t vlen, const struct okof_put_opts *opts)
+{
+	struct source src = {.buf = val, .len = vlen, .fd = -1};
+
+	return put_common(s, key, klen, &src, opts);
+}
+
+int
+okof_put_fd(okof_store *s, const char *key, size_t klen, int fd,
+	    const struct okof_put_opts *opts)
+{
+	struct source src = {.buf = NULL, .len = 0, .fd = fd};
+
+	return put_common(s, key, klen, &src, opts);
+}

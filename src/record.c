@@ -1,0 +1,473 @@
+/* record.c - see record.h and okof(5). */
+#include "record.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "crc32c.h"
+#include "io.h"
+
+/* Output is gathered and written in pieces of about this size. */
+#define OUT_CAP (256 * 1024)
+/* Read-ahead for readers: one whole chunk of any valid size fits. */
+#define IN_MIN (256 * 1024)
+
+_Static_assert(REC_FIXED == 8 + 2 + 2 + 4 + 4 + 4 + 8 + 8 + 8 + 8 + 24,
+	       "record header layout");
+
+static void
+st16(unsigned char *p, uint16_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+}
+
+static void
+st32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void
+st64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint16_t
+ld16(const unsigned char *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t
+ld32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static uint64_t
+ld64(const unsigned char *p)
+{
+	return (uint64_t)ld32(p) | (uint64_t)ld32(p + 4) << 32;
+}
+
+/*
+ * A chunk's checksum covers its index and its header, so chunks cannot
+ * be reordered or dropped unnoticed, and starts from a seed made of the
+ * key, so a chunk cannot be spliced in from another key's record.  (The
+ * header's own CRC would bind tighter, but it is only known once the
+ * whole value has streamed through.)
+ */
+static uint32_t
+chunk_crc(uint32_t seed, uint64_t index, const unsigned char *ch,
+	  const void *data, size_t len)
+{
+	unsigned char idx[8];
+
+	st64(idx, index);
+	return crc32c(crc32c(crc32c(seed, idx, 8), ch, 12), data, len);
+}
+
+static uint64_t
+chunks_for(uint64_t value_len, uint32_t chunk_size)
+{
+	return value_len / chunk_size + (value_len % chunk_size != 0);
+}
+
+void
+rec_header_encode(struct rec_header *h, unsigned char *out)
+{
+	memcpy(out, REC_MAGIC, 8);
+	st16(out + 8, h->version);
+	st16(out + 10, h->flags);
+	st32(out + 12, h->key_len);
+	st32(out + 16, h->chunk_size);
+	st32(out + 20, 0);
+	st64(out + 24, h->value_len);
+	st64(out + 32, h->nchunks);
+	st64(out + 40, (uint64_t)h->mtime_ns);
+	st64(out + 48, (uint64_t)h->expires);
+	memcpy(out + 56, h->stream, sizeof h->stream);
+	memcpy(out + REC_FIXED, h->key, h->key_len);
+	h->crc = crc32c(0, out, REC_FIXED + h->key_len);
+	st32(out + REC_FIXED + h->key_len, h->crc);
+}
+
+ssize_t
+rec_header_decode(const unsigned char *buf, size_t avail,
+		  struct rec_header *h, const char **detail, int no_crc)
+{
+	static const unsigned char zero[24];
+
+	if (avail < REC_FIXED)
+		return 0;
+	if (memcmp(buf, REC_MAGIC, 8) != 0) {
+		*detail = "not a record (bad magic)";
+		return -1;
+	}
+	h->version = ld16(buf + 8);
+	h->flags = ld16(buf + 10);
+	h->key_len = ld32(buf + 12);
+	h->chunk_size = ld32(buf + 16);
+	h->value_len = ld64(buf + 24);
+	h->nchunks = ld64(buf + 32);
+	h->mtime_ns = (int64_t)ld64(buf + 40);
+	h->expires = (int64_t)ld64(buf + 48);
+	memcpy(h->stream, buf + 56, sizeof h->stream);
+	if (h->version != REC_VERSION) {
+		*detail = "unknown record version";
+		return -1;
+	}
+	if (h->key_len == 0 || h->key_len > OKOF_KEY_MAX + 64) {
+		*detail = "bad key length";
+		return -1;
+	}
+	size_t hlen = rec_header_len(h->key_len);
+	if (avail < hlen)
+		return 0;
+	h->key = buf + REC_FIXED;
+	h->crc = ld32(buf + REC_FIXED + h->key_len);
+	if (!no_crc && crc32c(0, buf, REC_FIXED + h->key_len) != h->crc) {
+		*detail = "header checksum mismatch";
+		return -1;
+	}
+	/* The checksum matched: what follows catches writers' bugs and
+	 * crafted files rather than torn ones. */
+	if ((h->flags & ~REC_F_KNOWN) != 0 || ld32(buf + 20) != 0) {
+		*detail = "unknown header flags";
+		return -1;
+	}
+	if (!(h->flags & REC_F_ENCRYPTED) &&
+	    (h->key_len > OKOF_KEY_MAX ||
+	     memchr(h->key, 0, h->key_len) != NULL ||
+	     memcmp(h->stream, zero, sizeof zero) != 0)) {
+		*detail = "bad key";
+		return -1;
+	}
+	if (h->chunk_size < REC_CHUNK_MIN || h->chunk_size > REC_CHUNK_MAX ||
+	    h->nchunks != chunks_for(h->value_len, h->chunk_size)) {
+		*detail = "bad chunk layout";
+		return -1;
+	}
+	if (((h->flags & REC_F_EXPIRES) != 0) != (h->expires != 0) ||
+	    h->expires < 0) {
+		*detail = "bad expiry";
+		return -1;
+	}
+	return (ssize_t)hlen;
+}
+
+int
+recw_init(struct rec_writer *w, int fd, const void *key, size_t klen,
+	  size_t threshold, int64_t expires)
+{
+	memset(w, 0, sizeof *w);
+	w->fd = fd;
+	w->threshold = threshold;
+	w->hlen = rec_header_len(klen);
+	w->out_cap = OUT_CAP + w->hlen;
+	w->raw = malloc(OKOF_CHUNK_SIZE);
+	w->cbuf = malloc(codec_bound(OKOF_CHUNK_SIZE));
+	w->out = malloc(w->out_cap);
+	w->keycopy = malloc(klen);
+	if (!w->raw || !w->cbuf || !w->out || !w->keycopy) {
+		recw_free(w);
+		return -ENOMEM;
+	}
+	memcpy(w->keycopy, key, klen);
+	w->seed = crc32c(0, key, klen);
+	w->h.version = REC_VERSION;
+	w->h.key_len = (uint32_t)klen;
+	w->h.key = w->keycopy;
+	w->h.chunk_size = OKOF_CHUNK_SIZE;
+	w->h.expires = expires;
+	if (expires != 0)
+		w->h.flags |= REC_F_EXPIRES;
+	/* The header slot is filled in by recw_finish(). */
+	memset(w->out, 0, w->hlen);
+	w->out_len = w->hlen;
+	return 0;
+}
+
+static int
+flush_out(struct rec_writer *w)
+{
+	int rc = io_write_all(w->fd, w->out, w->out_len);
+	if (rc == 0) {
+		w->out_len = 0;
+		w->flushed = 1;
+	}
+	return rc;
+}
+
+/* Encodes the pending raw chunk into the output. */
+static int
+emit_chunk(struct rec_writer *w)
+{
+	const void *stored;
+	size_t slen;
+	unsigned char ch[REC_CHUNK_HDR];
+	int codec, rc;
+
+	codec = codec_pack(w->raw, w->raw_len, w->threshold, w->cbuf, &stored,
+			   &slen);
+	if (codec != CODEC_RAW)
+		w->h.flags |= REC_F_COMPRESSED;
+	st32(ch, (uint32_t)slen);
+	st32(ch + 4, (uint32_t)w->raw_len);
+	st32(ch + 8, (uint32_t)codec);
+	st32(ch + 12, chunk_crc(w->seed, w->h.nchunks, ch, stored, slen));
+
+	if (w->out_len + REC_CHUNK_HDR + slen > w->out_cap) {
+		rc = flush_out(w);
+		if (rc < 0)
+			return rc;
+	}
+	memcpy(w->out + w->out_len, ch, REC_CHUNK_HDR);
+	w->out_len += REC_CHUNK_HDR;
+	if (w->out_len + slen > w->out_cap) {
+		/* Cannot happen with OUT_CAP > a chunk's bound; kept so an
+		 * edit of the constants cannot overflow the buffer. */
+		rc = flush_out(w);
+		if (rc == 0)
+			rc = io_write_all(w->fd, stored, slen);
+		if (rc < 0)
+			return rc;
+	} else {
+		memcpy(w->out + w->out_len, stored, slen);
+		w->out_len += slen;
+	}
+	w->h.nchunks++;
+	w->h.value_len += w->raw_len;
+	w->raw_len = 0;
+	return 0;
+}
+
+int
+recw_write(struct rec_writer *w, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	while (len > 0) {
+		size_t take = OKOF_CHUNK_SIZE - w->raw_len;
+		if (take > len)
+			take = len;
+		memcpy(w->raw + w->raw_len, p, take);
+		w->raw_len += take;
+		p += take;
+		len -= take;
+		if (w->raw_len == OKOF_CHUNK_SIZE) {
+			int rc = emit_chunk(w);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+int
+recw_copy_fd(struct rec_writer *w, int in, int *in_failed)
+{
+	*in_failed = 0;
+	for (;;) {
+		ssize_t n = read(in, w->raw + w->raw_len,
+				 OKOF_CHUNK_SIZE - w->raw_len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			*in_failed = 1;
+			return -errno;
+		}
+		if (n == 0)
+			return 0;
+		w->raw_len += (size_t)n;
+		if (w->raw_len == OKOF_CHUNK_SIZE) {
+			int rc = emit_chunk(w);
+			if (rc < 0)
+				return rc;
+		}
+	}
+}
+
+int
+recw_finish(struct rec_writer *w, int64_t mtime_ns)
+{
+	int rc;
+
+	if (w->raw_len > 0 && (rc = emit_chunk(w)) < 0)
+		return rc;
+	w->h.mtime_ns = mtime_ns;
+	if (!w->flushed) {
+		/* The common small value: header and data in one write. */
+		rec_header_encode(&w->h, w->out);
+		return flush_out(w);
+	}
+	if (w->out_len > 0 && (rc = flush_out(w)) < 0)
+		return rc;
+	unsigned char *hdr = malloc(w->hlen);
+	if (!hdr)
+		return -ENOMEM;
+	rec_header_encode(&w->h, hdr);
+	rc = io_pwrite_all(w->fd, hdr, w->hlen, 0);
+	free(hdr);
+	return rc;
+}
+
+void
+recw_free(struct rec_writer *w)
+{
+	free(w->raw);
+	free(w->cbuf);
+	free(w->out);
+	free(w->keycopy);
+	w->raw = w->cbuf = w->out = w->keycopy = NULL;
+}
+
+/* Makes at least need bytes available at r->buf + r->pos.  Returns 1,
+ * 0 at a premature end of file, or -errno. */
+static int
+fill(struct rec_reader *r, size_t need)
+{
+	if (r->end - r->pos >= need)
+		return 1;
+	if (r->pos > 0) {
+		memmove(r->buf, r->buf + r->pos, r->end - r->pos);
+		r->end -= r->pos;
+		r->pos = 0;
+	}
+	while (r->end < need) {
+		ssize_t n = read(r->fd, r->buf + r->end, r->cap - r->end);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return 0;
+		r->end += (size_t)n;
+	}
+	return 1;
+}
+
+static int
+corrupt(struct rec_reader *r, const char *why)
+{
+	r->detail = why;
+	return OKOF_ECORRUPT;
+}
+
+int
+recr_open(struct rec_reader *r, int fd, uint64_t file_size, int no_crc)
+{
+	ssize_t hl;
+	int rc;
+
+	memset(r, 0, sizeof *r);
+	r->fd = fd;
+	r->file_size = file_size;
+	r->no_crc = no_crc;
+	/* Room for the largest valid chunk; a small record is read whole
+	 * by the first read(). */
+	r->cap = IN_MIN + REC_CHUNK_HDR + codec_bound(REC_CHUNK_MAX);
+	r->buf = malloc(r->cap);
+	if (!r->buf)
+		return -ENOMEM;
+
+	rc = fill(r, REC_FIXED);
+	hl = rc > 0 ? rec_header_decode(r->buf, r->end, &r->h, &r->detail,
+					no_crc)
+		    : 0;
+	if (hl == 0 && rc > 0) {
+		/* The fixed part was good; read the rest of the header. */
+		rc = fill(r, rec_header_len(r->h.key_len));
+		if (rc > 0)
+			hl = rec_header_decode(r->buf, r->end, &r->h,
+					       &r->detail, no_crc);
+	}
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		return corrupt(r, "truncated header");
+	if (hl <= 0)
+		return corrupt(r, r->detail ? r->detail : "bad header");
+
+	r->key = malloc(r->h.key_len);
+	r->raw = malloc(r->h.chunk_size);
+	if (!r->key || !r->raw)
+		return -ENOMEM;
+	memcpy(r->key, r->h.key, r->h.key_len);
+	r->h.key = r->key;
+	r->seed = crc32c(0, r->key, r->h.key_len);
+	r->pos = (size_t)hl;
+	r->consumed = (uint64_t)hl;
+	/* Every chunk has a header: a file shorter than that is cut short,
+	 * and is caught before a single byte is returned. */
+	if ((file_size - r->consumed) / REC_CHUNK_HDR < r->h.nchunks ||
+	    file_size < r->consumed)
+		return corrupt(r, "truncated record");
+	return 0;
+}
+
+int
+recr_next(struct rec_reader *r, const void **p, size_t *n)
+{
+	const unsigned char *ch;
+	uint32_t slen, rlen, codec;
+	int rc;
+
+	if (r->next_chunk == r->h.nchunks) {
+		if (r->consumed != r->file_size || r->end > r->pos)
+			return corrupt(r, "trailing data after last chunk");
+		return 0;
+	}
+	rc = fill(r, REC_CHUNK_HDR);
+	if (rc <= 0)
+		return rc < 0 ? rc : corrupt(r, "truncated record");
+	ch = r->buf + r->pos;
+	slen = ld32(ch);
+	rlen = ld32(ch + 4);
+	codec = ld32(ch + 8);
+	uint64_t left = r->h.value_len - r->done;
+	if (rlen != (left < r->h.chunk_size ? left : r->h.chunk_size) ||
+	    slen > codec_bound(r->h.chunk_size) ||
+	    (codec != CODEC_RAW && codec != CODEC_SNAPPY) ||
+	    (codec == CODEC_RAW && slen != rlen))
+		return corrupt(r, "bad chunk header");
+	rc = fill(r, REC_CHUNK_HDR + (size_t)slen);
+	if (rc <= 0)
+		return rc < 0 ? rc : corrupt(r, "truncated record");
+	ch = r->buf + r->pos;
+	const unsigned char *data = ch + REC_CHUNK_HDR;
+	if (!r->no_crc &&
+	    chunk_crc(r->seed, r->next_chunk, ch, data, slen) != ld32(ch + 12))
+		return corrupt(r, "chunk checksum mismatch");
+	r->pos += REC_CHUNK_HDR + slen;
+	r->consumed += REC_CHUNK_HDR + slen;
+	if (codec == CODEC_RAW) {
+		*p = data;
+	} else {
+		if (codec_unpack((int)codec, data, slen, r->raw, rlen) != 0)
+			return corrupt(r, "bad compressed chunk");
+		*p = r->raw;
+	}
+	*n = rlen;
+	r->done += rlen;
+	r->next_chunk++;
+	return 1;
+}
+
+void
+recr_free(struct rec_reader *r)
+{
+	free(r->buf);
+	free(r->raw);
+	free(r->key);
+	r->buf = r->raw = r->key = NULL;
+}

@@ -1,0 +1,137 @@
+/*
+ * record.h - the record file format (okof(5)).
+ *
+ *	header	 magic "OKOFREC\0", version, flags, key length, chunk
+ *		 size, value length, chunk count, mtime, expiry, a
+ *		 reserved stream header, the key, CRC-32C of all that
+ *	chunks	 each: stored length, raw length, codec, CRC-32C (seeded
+ *		 with the key's CRC, over the chunk's index, its header
+ *		 and its bytes), then the stored bytes
+ *
+ * All integers are little-endian.  Every chunk but the last holds
+ * exactly chunk_size raw bytes; the file ends right after the last
+ * chunk.  So a torn, truncated, reordered, spliced or bit-flipped file
+ * fails a check and is never returned as a value.
+ */
+#ifndef OKOF_RECORD_H
+#define OKOF_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "okof.h"
+
+#define REC_MAGIC "OKOFREC"	/* plus its NUL: 8 bytes */
+#define REC_VERSION 1
+#define REC_FIXED 80		/* header bytes before the key */
+#define REC_CHUNK_HDR 16	/* bytes before each chunk's data */
+
+#define REC_F_COMPRESSED 0x1	/* at least one chunk is compressed */
+#define REC_F_ENCRYPTED 0x2	/* key and chunks are sealed */
+#define REC_F_EXPIRES 0x4	/* the expiry field is set */
+#define REC_F_KNOWN 0x7
+
+#define REC_CHUNK_MIN 4096
+#define REC_CHUNK_MAX (1u << 20)
+
+struct rec_header {
+	uint16_t version;
+	uint16_t flags;
+	uint32_t key_len;
+	uint32_t chunk_size;
+	uint64_t value_len;
+	uint64_t nchunks;
+	int64_t mtime_ns;
+	int64_t expires;
+	unsigned char stream[24];
+	const unsigned char *key; /* points into the caller's buffer */
+	uint32_t crc;
+};
+
+/* Bytes of a header whose key is key_len bytes. */
+static inline size_t
+rec_header_len(size_t key_len)
+{
+	return REC_FIXED + key_len + 4;
+}
+
+/*
+ * Decodes and checks a header from buf/avail.  Returns the header's
+ * length, 0 if avail is too short (when avail >= REC_FIXED, h->key_len
+ * is set: read rec_header_len(h->key_len) bytes), or -1 with *detail set when it is not
+ * a valid header.  h->key points into buf.
+ */
+ssize_t rec_header_decode(const unsigned char *buf, size_t avail,
+			  struct rec_header *h, const char **detail,
+			  int no_crc);
+
+/* Encodes h (with h->key) into out (rec_header_len bytes), setting h->crc. */
+void rec_header_encode(struct rec_header *h, unsigned char *out);
+
+/* Writes a record to a file descriptor, streaming, in constant memory. */
+struct rec_writer {
+	int fd;
+	size_t threshold;
+	struct rec_header h;
+	size_t hlen;
+	unsigned char *raw;	/* the chunk being filled */
+	size_t raw_len;
+	unsigned char *cbuf;	/* compression scratch */
+	unsigned char *out;	/* pending output; the header slot comes first */
+	size_t out_len;
+	size_t out_cap;
+	int flushed;		/* some output already went to fd */
+	unsigned char *keycopy;
+	uint32_t seed;		/* chunk checksum seed, from the key */
+};
+
+/* Starts a record for key at the start of the empty file fd.  0 or -errno. */
+int recw_init(struct rec_writer *w, int fd, const void *key, size_t klen,
+	      size_t threshold, int64_t expires);
+
+/* Appends value bytes.  0 or -errno. */
+int recw_write(struct rec_writer *w, const void *data, size_t len);
+
+/* Appends everything read from in until end of file.  0, or -errno
+ * from reading (*in_failed set) or writing. */
+int recw_copy_fd(struct rec_writer *w, int in, int *in_failed);
+
+/* Writes the last chunk and the final header.  0 or -errno. */
+int recw_finish(struct rec_writer *w, int64_t mtime_ns);
+
+void recw_free(struct rec_writer *w);
+
+/* Reads and verifies a record from a file descriptor. */
+struct rec_reader {
+	int fd;
+	uint64_t file_size;
+	struct rec_header h;
+	unsigned char *buf;	/* file bytes read ahead */
+	size_t pos, end, cap;
+	unsigned char *raw;	/* a decompressed chunk */
+	unsigned char *key;	/* h.key points here */
+	uint32_t seed;
+	uint64_t next_chunk;
+	uint64_t done;		/* value bytes returned */
+	uint64_t consumed;	/* file bytes parsed */
+	int no_crc;		/* fuzzing only: skip checksum comparisons */
+	const char *detail;	/* what failed, for OKOF_ECORRUPT */
+};
+
+/*
+ * Reads the header from fd (positioned at 0; file_size from fstat).
+ * Returns 0, OKOF_ECORRUPT with r->detail set, or -errno.  The reader
+ * owns its buffers, not fd.
+ */
+int recr_open(struct rec_reader *r, int fd, uint64_t file_size, int no_crc);
+
+/*
+ * The next verified piece of the value: 1 with p and n set (valid until
+ * the next call), 0 at the verified end, OKOF_ECORRUPT or -errno.
+ */
+int recr_next(struct rec_reader *r, const void **p, size_t *n);
+
+void recr_free(struct rec_reader *r);
+
+#endif

@@ -1,0 +1,445 @@
+/*
+ * store.c - the store directory: opening and creating it, its metadata
+ * file, the safety checks on it, naming records, deleting them.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <dirent.h>
+#include <sodium.h>
+
+#include "crc32c.h"
+#include "io.h"
+
+const char *
+okof_strerror(int rc)
+{
+	switch (rc) {
+	case 0:
+		return "success";
+	case OKOF_ENOTFOUND:
+		return "no such key";
+	case OKOF_EEXIST:
+		return "key exists";
+	case OKOF_EBADKEY:
+		return "bad key (must be 1 to 4096 bytes, no NUL)";
+	case OKOF_ECORRUPT:
+		return "corrupt record";
+	case OKOF_ENOTSTORE:
+		return "not an okof store (a non-empty directory without okof "
+		       "metadata)";
+	case OKOF_EUNSAFE:
+		return "unsafe store directory (owned by another user, or "
+		       "writable by group or others)";
+	case OKOF_EVERSION:
+		return "store format version not supported by this okof";
+	case OKOF_ESETTINGS:
+		return "store exists with other settings";
+	case OKOF_ENOSTORE:
+		return "no store";
+	case OKOF_EDIRSYNC:
+		return "written, but the directory fsync failed: durability "
+		       "unknown";
+	case OKOF_EBADARG:
+		return "invalid argument";
+	case OKOF_ENOTFILE:
+		return "record is not a regular file";
+	default:
+		return rc < 0 ? strerror(-rc) : "unknown error";
+	}
+}
+
+int
+store_fail(okof_store *s, int rc, const char *bucket, const char *file,
+	   const char *detail)
+{
+	if (bucket && file)
+		snprintf(s->errpath, sizeof s->errpath, "%s/%s", bucket, file);
+	else
+		snprintf(s->errpath, sizeof s->errpath, "%s",
+			 bucket ? bucket : file ? file : "");
+	s->errdetail = detail;
+	return rc;
+}
+
+const char *
+okof_errpath(const okof_store *s)
+{
+	return s->errpath;
+}
+
+const char *
+okof_errdetail(const okof_store *s)
+{
+	return s->errdetail ? s->errdetail : "";
+}
+
+int64_t
+store_now_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+		return (int64_t)time(NULL) * 1000000000;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int
+okof_check_key(const char *key, size_t klen)
+{
+	if (klen == 0 || klen > OKOF_KEY_MAX || memchr(key, 0, klen) != NULL)
+		return OKOF_EBADKEY;
+	return 0;
+}
+
+void
+store_name(const okof_store *s, const char *key, size_t klen,
+	   struct rec_name *out)
+{
+	unsigned char h[HASH_BYTES];
+	char hex[2 * HASH_BYTES + 1];
+
+	crypto_generichash(h, sizeof h, (const unsigned char *)key, klen,
+			   s->salt, sizeof s->salt);
+	sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+	memcpy(out->bucket, hex, BUCKET_HEX);
+	out->bucket[BUCKET_HEX] = '\0';
+	memcpy(out->file, hex + BUCKET_HEX, NAME_HEX + 1);
+}
+
+static void
+st32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t
+ld32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+/*
+ * Metadata layout (okof(5)): magic[8] version[4] flags[4] threshold[4]
+ * chunk_size[4] salt[32] reserved[32] reserved[4] crc32c[4].
+ */
+static void
+meta_encode(unsigned char *m, const struct okof_settings *st,
+	    const unsigned char *salt)
+{
+	memset(m, 0, META_SIZE);
+	memcpy(m, META_MAGIC, 8);
+	st32(m + 8, META_VERSION);
+	st32(m + 12, 0);
+	st32(m + 16, st->compress_threshold);
+	st32(m + 20, OKOF_CHUNK_SIZE);
+	memcpy(m + 24, salt, SALT_BYTES);
+	st32(m + 92, crc32c(0, m, 92));
+}
+
+static int
+meta_decode(okof_store *s, const unsigned char *m, size_t len)
+{
+	static const unsigned char zero[36];
+
+	if (len != META_SIZE || memcmp(m, META_MAGIC, 8) != 0)
+		return OKOF_ECORRUPT;
+	if (crc32c(0, m, 92) != ld32(m + 92))
+		return OKOF_ECORRUPT;
+	if (ld32(m + 8) != META_VERSION || ld32(m + 12) != 0 ||
+	    memcmp(m + 56, zero, sizeof zero) != 0)
+		return OKOF_EVERSION;
+	if (ld32(m + 20) != OKOF_CHUNK_SIZE)
+		return OKOF_EVERSION;
+	s->settings.compress_threshold = ld32(m + 16);
+	memcpy(s->salt, m + 24, SALT_BYTES);
+	return 0;
+}
+
+static int
+meta_read(okof_store *s)
+{
+	unsigned char m[META_SIZE + 1];
+	struct stat st;
+	ssize_t n;
+	int fd, rc;
+
+	do
+		fd = openat(s->dirfd, META_NAME,
+			    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) != 0)
+		rc = -errno;
+	else if (!S_ISREG(st.st_mode))
+		rc = OKOF_ECORRUPT;
+	else if ((n = io_read_full(fd, m, sizeof m)) < 0)
+		rc = (int)n;
+	else
+		rc = meta_decode(s, m, (size_t)n);
+	io_close(fd);
+	return rc;
+}
+
+/* Does the directory hold anything but okof's own temp files? */
+static int
+dir_has_foreign(int dirfd)
+{
+	int fd = dup(dirfd);
+	DIR *d;
+	struct dirent *e;
+	int found = 0;
+
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		int err = errno;
+		close(fd);
+		return -err;
+	}
+	rewinddir(d);
+	errno = 0;
+	while ((e = readdir(d)) != NULL) {
+		const char *n = e->d_name;
+		if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 ||
+		    strncmp(n, TMP_PREFIX, strlen(TMP_PREFIX)) == 0)
+			continue;
+		found = 1;
+		break;
+	}
+	int err = errno;
+	closedir(d);
+	if (!found && err != 0)
+		return -err;
+	return found;
+}
+
+/* Publishes a new metadata file; a concurrent creator may win. */
+static int
+meta_create(okof_store *s, const struct okof_settings *st, int no_sync)
+{
+	unsigned char m[META_SIZE];
+	char tmp[sizeof TMP_PREFIX + 16 + 5];
+	unsigned char rnd[8];
+	int fd, rc;
+
+	randombytes_buf(s->salt, sizeof s->salt);
+	meta_encode(m, st, s->salt);
+	randombytes_buf(rnd, sizeof rnd);
+	memcpy(tmp, TMP_PREFIX "meta-", sizeof TMP_PREFIX + 4);
+	sodium_bin2hex(tmp + sizeof TMP_PREFIX + 4, 17, rnd, sizeof rnd);
+
+	fd = openat(s->dirfd, tmp,
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	rc = fchmod(fd, 0600) != 0 ? -errno : 0;
+	if (rc == 0)
+		rc = io_write_all(fd, m, sizeof m);
+	if (rc == 0 && !no_sync)
+		rc = io_fsync(fd);
+	int crc = io_close(fd);
+	if (rc == 0)
+		rc = crc;
+	if (rc == 0 && linkat(s->dirfd, tmp, s->dirfd, META_NAME, 0) != 0)
+		rc = -errno;
+	unlinkat(s->dirfd, tmp, 0);
+	if (rc == -EEXIST)
+		return meta_read(s); /* another process created it first */
+	if (rc == 0) {
+		s->settings = *st;
+		if (!no_sync)
+			rc = io_fsync(s->dirfd);
+	}
+	return rc;
+}
+
+/*
+ * Makes every missing directory of path, each mode 0700 and durable in
+ * its parent, like mkdir -p.  Returns 0 or -errno.
+ */
+static int
+mkdir_parents(const char *path)
+{
+	char *p = strdup(path);
+	int at, rc = 0;
+
+	if (!p)
+		return -ENOMEM;
+	char *c = p;
+	at = open(*c == '/' ? "/" : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (at < 0) {
+		rc = -errno;
+		free(p);
+		return rc;
+	}
+	while (*c == '/')
+		c++;
+	while (*c != '\0') {
+		char *end = strchr(c, '/');
+		if (end)
+			*end = '\0';
+		if (strcmp(c, ".") != 0) {
+			rc = io_mkdir_durable(at, c, 0);
+			if (rc < 0)
+				break;
+			int next = openat(at, c,
+					  O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (next < 0) {
+				rc = -errno;
+				break;
+			}
+			close(at);
+			at = next;
+		}
+		if (!end)
+			break;
+		c = end + 1;
+		while (*c == '/')
+			c++;
+	}
+	close(at);
+	free(p);
+	return rc < 0 ? rc : 0;
+}
+
+static int
+check_owner(int dirfd)
+{
+	struct stat st;
+
+	if (fstat(dirfd, &st) != 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)))
+		return OKOF_EUNSAFE;
+	return 0;
+}
+
+int
+okof_open(okof_store **out, const char *dir, int flags,
+	  const struct okof_settings *settings)
+{
+	struct okof_settings def = {.compress_threshold =
+					    OKOF_THRESHOLD_DEFAULT};
+	const struct okof_settings *want = settings ? settings : &def;
+	okof_store *s;
+	int rc;
+
+	*out = NULL;
+	if (sodium_init() < 0)
+		return -ENOSYS;
+	s = calloc(1, sizeof *s);
+	if (!s)
+		return -ENOMEM;
+	s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->dirfd < 0 && errno == ENOENT && (flags & OKOF_CREATE)) {
+		rc = mkdir_parents(dir);
+		if (rc < 0)
+			goto fail;
+		s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (s->dirfd < 0) {
+		rc = errno == ENOENT ? OKOF_ENOSTORE : -errno;
+		goto fail;
+	}
+	rc = check_owner(s->dirfd);
+	if (rc < 0)
+		goto fail;
+
+	rc = meta_read(s);
+	if (rc == -ENOENT) {
+		/* No metadata: an empty directory, one whose creation was
+		 * interrupted (only our temp files), or a stranger's. */
+		rc = dir_has_foreign(s->dirfd);
+		if (rc > 0 && meta_read(s) == 0)
+			rc = 0; /* created meanwhile by another process */
+		else if (rc > 0)
+			rc = OKOF_ENOTSTORE;
+		else if (rc == 0 && !(flags & OKOF_CREATE))
+			rc = OKOF_ENOSTORE;
+		else if (rc == 0) {
+			rc = fchmod(s->dirfd, 0700) != 0 ? -errno : 0;
+			if (rc == 0)
+				rc = meta_create(s, want, 0);
+		}
+	} else if (rc == 0 && (flags & OKOF_INIT) && settings &&
+		   settings->compress_threshold !=
+			   s->settings.compress_threshold) {
+		rc = OKOF_ESETTINGS;
+	}
+	if (rc < 0)
+		goto fail;
+	*out = s;
+	return 0;
+fail:
+	okof_close(s);
+	return rc;
+}
+
+void
+okof_close(okof_store *s)
+{
+	if (!s)
+		return;
+	if (s->dirfd >= 0)
+		close(s->dirfd);
+	sodium_memzero(s->salt, sizeof s->salt);
+	free(s);
+}
+
+void
+okof_get_settings(const okof_store *s, struct okof_settings *out)
+{
+	*out = s->settings;
+}
+
+int
+okof_del(okof_store *s, const char *key, size_t klen, int no_sync)
+{
+	struct rec_name nm;
+	struct okof_info info;
+	int bfd, rc;
+
+	if (okof_check_key(key, klen) != 0)
+		return OKOF_EBADKEY;
+	/* An expired record is removed but reported absent, as get would
+	 * have reported it. */
+	rc = okof_stat(s, key, klen, &info);
+	int expired = rc == OKOF_ENOTFOUND;
+	if (rc < 0 && rc != OKOF_ENOTFOUND && rc != OKOF_ECORRUPT &&
+	    rc != OKOF_ENOTFILE)
+		return rc;
+
+	store_name(s, key, klen, &nm);
+	bfd = io_open_dir(s->dirfd, nm.bucket);
+	if (bfd < 0)
+		return bfd == -ENOENT ? OKOF_ENOTFOUND
+				      : store_fail(s, bfd, nm.bucket, NULL, "");
+	if (unlinkat(bfd, nm.file, 0) != 0) {
+		rc = errno == ENOENT ? OKOF_ENOTFOUND : -errno;
+		if (rc != OKOF_ENOTFOUND)
+			store_fail(s, rc, nm.bucket, nm.file, "");
+	} else {
+		rc = 0;
+		if (!no_sync && io_fsync(bfd) != 0)
+			rc = store_fail(s, OKOF_EDIRSYNC, nm.bucket, NULL, "");
+		else if (expired)
+			rc = OKOF_ENOTFOUND;
+	}
+	close(bfd);
+	return rc;
+}

@@ -1,0 +1,46 @@
+/*
+ * store.h - what the store's modules share inside the library.
+ */
+#ifndef OKOF_STORE_H
+#define OKOF_STORE_H
+
+#include <stdint.h>
+
+#include "okof.h"
+
+#define META_NAME "meta"
+#define META_MAGIC "OKOFSTOR"
+#define META_VERSION 1
+#define META_SIZE 96
+#define SALT_BYTES 32
+
+#define HASH_BYTES 16		/* of the keyed BLAKE2b that names a record */
+#define BUCKET_HEX 2		/* fan-out: 256 directories "00".."ff" */
+#define NAME_HEX (2 * HASH_BYTES - BUCKET_HEX)
+#define TMP_PREFIX ".tmp-"	/* temp files, in the store and its buckets */
+
+struct okof_store {
+	int dirfd;
+	struct okof_settings settings;
+	unsigned char salt[SALT_BYTES];
+	char errpath[64];
+	const char *errdetail;
+};
+
+/* A record's place: "ab" and the 30 hex digits after it. */
+struct rec_name {
+	char bucket[BUCKET_HEX + 1];
+	char file[NAME_HEX + 1];
+};
+
+void store_name(const okof_store *s, const char *key, size_t klen,
+		struct rec_name *out);
+
+/* Records the file and reason of a failure for okof_errpath() and
+ * okof_errdetail(); returns rc. */
+int store_fail(okof_store *s, int rc, const char *bucket, const char *file,
+	       const char *detail);
+
+int64_t store_now_ns(void);
+
+#endif

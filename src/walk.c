@@ -1,0 +1,84 @@
+/* walk.c - see walk.h. */
+#include "walk.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "io.h"
+
+static int
+is_hex(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((p[i] >= '0' && p[i] <= '9') ||
+		      (p[i] >= 'a' && p[i] <= 'f')))
+			return 0;
+	return p[n] == '\0';
+}
+
+static enum walk_kind
+kind_of(const char *name)
+{
+	if (strncmp(name, TMP_PREFIX, sizeof TMP_PREFIX - 1) == 0)
+		return WALK_TMP;
+	return is_hex(name, NAME_HEX) ? WALK_RECORD : WALK_OTHER;
+}
+
+/* Runs fn on every entry of the directory open at dirfd (not closed). */
+static int
+walk_dir(int dirfd, const char *bucket, walk_fn fn, void *ctx, int top)
+{
+	int fd = dup(dirfd);
+	DIR *d;
+	struct dirent *e;
+	int rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	for (;;) {
+		errno = 0;
+		e = readdir(d);
+		if (!e) {
+			rc = errno ? -errno : 0;
+			break;
+		}
+		const char *n = e->d_name;
+		if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
+			continue;
+		if (top) {
+			if (kind_of(n) == WALK_TMP)
+				rc = fn(ctx, dirfd, "", n, WALK_TMP);
+			else if (is_hex(n, BUCKET_HEX)) {
+				int bfd = io_open_dir(dirfd, n);
+				if (bfd == -ENOENT)
+					continue;
+				if (bfd < 0) {
+					rc = bfd;
+					break;
+				}
+				rc = walk_dir(bfd, n, fn, ctx, 0);
+				close(bfd);
+			}
+		} else {
+			rc = fn(ctx, dirfd, bucket, n, kind_of(n));
+		}
+		if (rc < 0)
+			break;
+	}
+	closedir(d);
+	return rc;
+}
+
+int
+store_walk(okof_store *s, walk_fn fn, void *ctx)
+{
+	return walk_dir(s->dirfd, "", fn, ctx, 1);
+}

@@ -1,0 +1,27 @@
+/*
+ * walk.h - visiting every file in a store's buckets.
+ */
+#ifndef OKOF_WALK_H
+#define OKOF_WALK_H
+
+#include "store.h"
+
+/* What a directory entry of a bucket is. */
+enum walk_kind {
+	WALK_RECORD,	/* a record's name: NAME_HEX hex digits */
+	WALK_TMP,	/* a temp file of okof's */
+	WALK_OTHER,	/* anything else */
+};
+
+/*
+ * Called for each entry of each bucket (bucket is "ab", bfd its open
+ * directory) and for temp files in the store's top directory (bucket
+ * ""; bfd the store's).  A negative return stops the walk and is
+ * returned by store_walk().
+ */
+typedef int (*walk_fn)(void *ctx, int bfd, const char *bucket,
+		       const char *name, enum walk_kind kind);
+
+int store_walk(okof_store *s, walk_fn fn, void *ctx);
+
+#endif
