@@ -35,11 +35,14 @@ find_short(const struct cli_opt *t, char ch)
 }
 
 static int
-is_operand(const char *a)
+is_operand(const char *a, const struct cli_opt *t1, const struct cli_opt *t2)
 {
 	if (a[0] != '-' || a[1] == '\0')
 		return 1;
-	/* A negative number is a value, not an option: incr k -5. */
+	/* A negative number is a value, not an option (incr k -5), unless
+	 * the command has a digit option it could start with (list -0). */
+	if (find_short(t1, a[1]) || find_short(t2, a[1]))
+		return 0;
 	const char *p = a + 1;
 	while (*p >= '0' && *p <= '9')
 		p++;
@@ -78,7 +81,7 @@ cli_parse(struct cli *c, const struct cli_opt *a, const struct cli_opt *b,
 	c->next = argc;
 	for (int i = 0; i < argc; i++) {
 		char *arg = argv[i];
-		if (only_operands || is_operand(arg)) {
+		if (only_operands || is_operand(arg, a, b)) {
 			if (stop) {
 				c->next = i;
 				return 0;

@@ -30,7 +30,8 @@ struct cli {
 /*
  * Parses argv[0..argc) against two option tables (b may be NULL).
  * Options may come before or after operands; "--" ends options; "-" and
- * a negative number ("-5") are operands; "--opt=v", "--opt v", "-o v",
+ * a negative number ("-5") are operands (unless a table has a short
+ * option for its first digit, as list has -0); "--opt=v", "--opt v", "-o v",
  * "-ov" and bundled flags "-0l" are understood.  An option given twice
  * is an error.  With stop set, parsing ends at the first operand and
  * c->next is its index.  On error prints one "okof: " line and returns

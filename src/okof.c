@@ -251,9 +251,7 @@ parse_duration(const char *s)
 	if (*p != '\0' && p[1] != '\0')
 		return -1;
 	/* Far enough for any lifetime, small enough that now + it fits. */
-	if (v <= 0 || v > INT64_C(1) << 40 / mult)
-		return -1;
-	if (v > (INT64_C(1) << 40) / mult)
+	if (v <= 0 || v > (INT64_C(1) << 40) / mult)
 		return -1;
 	return v * mult;
 }
@@ -708,7 +706,8 @@ main(int argc, char **argv)
 		return fflush(stdout) == 0 ? EX_OK : EX_FAIL;
 	}
 	if (i >= argc) {
-		fputs(usage_text, stderr);
+		msg("usage: okof [-d DIR] COMMAND [OPTIONS] [ARGS] (see "
+		    "'okof --help')");
 		return EX_USAGE;
 	}
 	for (size_t k = 0; k < sizeof commands / sizeof *commands; k++)

@@ -87,6 +87,47 @@ tmp_create(int bfd, char name[TMP_NAME_LEN + 1], int *lockfd)
 	return -EEXIST;
 }
 
+/*
+ * Create-only publish.  link() fails if the name exists, so of racing
+ * writers exactly one wins.  But an expired record counts as absent,
+ * and replacing it is a check-then-act: that happens under an exclusive
+ * flock on the bucket directory, which every create-only put takes, so
+ * of the writers that find the same expired record only the first
+ * replaces it and the rest then find a live one.  Returns 0 (linked),
+ * 1 (renamed over an expired record), OKOF_EEXIST or -errno.
+ */
+static int
+publish_if_absent(okof_store *s, int bfd, const char *tmp, const char *key,
+		  size_t klen, const struct rec_name *nm, const char **what)
+{
+	struct okof_info info;
+	int rc;
+
+	while (flock(bfd, LOCK_EX) != 0)
+		if (errno != EINTR) {
+			*what = "cannot lock directory";
+			return -errno;
+		}
+	rc = linkat(bfd, tmp, bfd, nm->file, 0) == 0 ? 0 : -errno;
+	if (rc == -EEXIST) {
+		*what = "";
+		rc = okof_stat(s, key, klen, &info);
+		if (rc == OKOF_ENOTFOUND) {
+			/* Expired (or deleted meanwhile): ours now. */
+			rc = renameat(bfd, tmp, bfd, nm->file) == 0 ? 1 : -errno;
+			if (rc < 0)
+				*what = "cannot rename";
+		} else {
+			/* Live, or unreadable: present either way. */
+			rc = OKOF_EEXIST;
+		}
+	} else if (rc < 0) {
+		*what = "cannot link";
+	}
+	flock(bfd, LOCK_UN);
+	return rc;
+}
+
 /* Where the value comes from: a buffer or a descriptor. */
 struct source {
 	const void *buf;
@@ -156,9 +197,10 @@ put_common(okof_store *s, const char *key, size_t klen,
 		goto out;
 
 	if (opts->if_absent) {
-		if (linkat(bfd, tmp, bfd, nm.file, 0) != 0) {
-			rc = errno == EEXIST ? OKOF_EEXIST : -errno;
-			what = "cannot link";
+		rc = publish_if_absent(s, bfd, tmp, key, klen, &nm, &what);
+		if (rc == 1) {
+			rc = 0;
+			tmp[0] = '\0'; /* renamed over an expired record */
 		}
 	} else if (renameat(bfd, tmp, bfd, nm.file) != 0) {
 		rc = -errno;

@@ -43,6 +43,9 @@ walk_dir(int dirfd, const char *bucket, walk_fn fn, void *ctx, int top)
 		close(fd);
 		return rc;
 	}
+	/* The duplicate shares dirfd's offset, which an earlier walk may
+	 * have left at the end. */
+	rewinddir(d);
 	for (;;) {
 		errno = 0;
 		e = readdir(d);

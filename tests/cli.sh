@@ -1,0 +1,404 @@
+#!/bin/bash
+# cli.sh - command-line tests: run the built binary and check exit
+# statuses, standard output and standard error against the contract.
+#
+#   OKOF=./okof [VALGRIND="valgrind ..."] bash tests/cli.sh
+#
+# Ends with "N passed, N failed"; exits 1 if any failed.
+set -u
+OKOF=${OKOF:-./okof}
+case $OKOF in /*) ;; *) OKOF=$PWD/$OKOF ;; esac
+VALGRIND=${VALGRIND:-}
+T=$(mktemp -d "${TMPDIR:-/tmp}/okof-cli.XXXXXX")
+chmod 755 "$T"
+trap 'chmod -R u+rwx "$T" 2>/dev/null; rm -rf "$T"' EXIT
+export OKOF_DIR="$T/store"
+unset OKOF_KEY_FILE XDG_DATA_HOME
+passed=0
+failed=0
+
+ok() { passed=$((passed + 1)); }
+bad() {
+	failed=$((failed + 1))
+	echo "FAIL: $*"
+	echo "  status $st; stdout: $(head -c 300 "$T/out" | od -c | head -3)"
+	echo "  stderr: $(head -c 300 "$T/err")"
+}
+
+# run ARGS...: runs okof, keeping status in $st and output in $T/out, $T/err.
+run() {
+	$VALGRIND "$OKOF" "$@" >"$T/out" 2>"$T/err"
+	st=$?
+}
+# runin FILE ARGS...: the same with standard input from FILE.
+runin() {
+	local f=$1
+	shift
+	$VALGRIND "$OKOF" "$@" <"$f" >"$T/out" 2>"$T/err"
+	st=$?
+}
+
+# expect DESC STATUS [STDOUT]: checks the last run; stdout exactly, if given.
+expect() {
+	local desc=$1 want=$2
+	if [ "$st" != "$want" ]; then
+		bad "$desc: want status $want"
+		return
+	fi
+	if [ $# -ge 3 ] && [ "$(cat "$T/out"; echo x)" != "$3
+x" ] && [ "$(cat "$T/out"; echo x)" != "${3}x" ]; then
+		bad "$desc: want stdout '$3'"
+		return
+	fi
+	if [ "$want" = 0 ] || [ "$want" = 1 ]; then
+		if [ -s "$T/err" ]; then
+			bad "$desc: stderr not empty"
+			return
+		fi
+	else
+		# Exactly one line, starting "okof: ".
+		if [ "$(wc -l <"$T/err")" != 1 ] || ! grep -q '^okof: ' "$T/err"; then
+			bad "$desc: want one 'okof: ' line on stderr"
+			return
+		fi
+	fi
+	ok
+}
+
+# expect_out DESC FILE: stdout equals FILE byte for byte.
+expect_out() {
+	if cmp -s "$T/out" "$2"; then ok; else bad "$1: stdout differs from $2"; fi
+}
+# check DESC COMMAND...: passes if COMMAND succeeds.
+check() {
+	local desc=$1
+	shift
+	if "$@"; then ok; else st=-; bad "$desc"; fi
+}
+# err_has DESC TEXT: the last stderr mentions TEXT.
+err_has() {
+	if grep -qF -- "$2" "$T/err"; then ok; else bad "$1: stderr lacks '$2'"; fi
+}
+
+# --- basics ------------------------------------------------------------
+run get k;		expect "get on a store that does not exist" 1 ""
+check "reads do not create the store" test ! -e "$OKOF_DIR"
+run list;		expect "list on no store" 0 ""
+run has k;		expect "has on no store" 1 ""
+run stat k;		expect "stat on no store" 1 ""
+run del k;		expect "del on no store" 1 ""
+run del -f k;		expect "del -f on no store" 0 ""
+run put k hello;	expect "put argv" 0 ""
+run get k;		expect "get" 0 "hello"
+check "get writes exactly the bytes" test "$(wc -c <"$T/out")" = 5
+printf 'line\n' >"$T/v1"
+runin "$T/v1" put k;	expect "put stdin" 0 ""
+run get k;		expect_out "get stdin value" "$T/v1"
+: >"$T/empty"
+runin "$T/empty" put e;	expect "put empty stdin" 0 ""
+run get e;		expect "get empty" 0 ""
+check "empty value is 0 bytes" test ! -s "$T/out"
+run put e2 "";		expect "put empty argv" 0 ""
+run has e2;		expect "has empty value" 0 ""
+printf 'a\0b\0\0c\377\n' >"$T/bin"
+runin "$T/bin" put bin;	expect "put binary" 0
+run get bin;		expect_out "binary value with NUL bytes" "$T/bin"
+run has k;		expect "has present" 0 ""
+run has nope;		expect "has absent" 1 ""
+run get nope;		expect "get absent" 1 ""
+
+# --- modes -------------------------------------------------------------
+check "store dir 0700" test "$(stat -c %a "$OKOF_DIR")" = 700
+check "meta 0600" test "$(stat -c %a "$OKOF_DIR/meta")" = 600
+for f in "$OKOF_DIR"/*/*; do
+	check "record $f 0600" test "$(stat -c %a "$f")" = 600
+done
+for d in "$OKOF_DIR"/*/; do
+	check "bucket $d 0700" test "$(stat -c %a "$d")" = 700
+done
+for m in 000 777 022; do
+	(umask $m && OKOF_DIR="$T/um$m" "$OKOF" put k v) 2>"$T/err"
+	st=$?
+	check "umask $m: put works" test $st = 0
+	check "umask $m: store 0700" test "$(stat -c %a "$T/um$m")" = 700
+	check "umask $m: record 0600" \
+		test "$(stat -c %a "$T/um$m"/*/* | sort -u)" = 600
+done
+
+# --- options -----------------------------------------------------------
+run put k -x;		expect "unknown option is not a value" 2
+err_has "unknown option message" "-x"
+run get k;		expect "unknown option stored nothing" 0 "line"
+run put k -- -x;	expect "-- ends options" 0 ""
+run get k;		expect "value after --" 0 "-x"
+run put k -5;		expect "negative number is an operand" 0 ""
+run get k;		expect "negative value" 0 "-5"
+runin "$T/v1" put k --ttl 1h; expect "option after operand" 0 ""
+run stat k
+check "ttl set" grep -q '^expires: 20' "$T/out"
+run put k v --ttl 1h --ttl 2h; expect "duplicate option" 2
+run put k v --ttl;	expect "option without value" 2
+for d in 0 -1 1x 1.5h h "" 1hh 99999999999999999999; do
+	run put k v --ttl "$d"; expect "bad duration '$d'" 2
+done
+for d in 90 90s 15m 2h 7d; do
+	run put t v --ttl "$d"; expect "duration $d" 0
+done
+run put k v extra;	expect "too many operands" 2
+run put;		expect "put without key" 2
+run frob;		expect "unknown command" 2
+run;			expect "no command" 2
+run --help;		check "--help exit 0" test $st = 0
+check "--help prints usage" grep -q '^usage: okof' "$T/out"
+run -h;			check "-h exit 0" test $st = 0
+run --version;		expect "--version" 0 "okof 0.1.0"
+run -V;			expect "-V" 0 "okof 0.1.0"
+run get k --bogus;	expect "unknown option after operand" 2
+run get;		expect "get without key" 2
+run has a b;		expect "has with two keys" 2
+
+# --- keys --------------------------------------------------------------
+k4096=$(head -c 4096 /dev/zero | tr '\0' k)
+run put "$k4096" v;	expect "4096-byte key" 0 ""
+run get "$k4096";	expect "get 4096-byte key" 0 "v"
+run put "${k4096}k" v;	expect "4097-byte key" 2
+run get "${k4096}k";	expect "get 4097-byte key" 2
+run put "" v;		expect "empty key" 2
+run get "";		expect "get empty key" 2
+for key in ../x /etc/passwd a/b . .. meta .tmp-x "sp ace" $'new\nline'; do
+	run put "$key" "val:$key"; expect "put key '$key'" 0
+	run get "$key";	expect "get key '$key'" 0 "val:$key"
+done
+check "path-like keys stay inside" test ! -e "$T/x" -a ! -e "$OKOF_DIR/a"
+check "no file beside the store" test "$(ls "$T" | grep -c '^store')" = 1
+
+# --- list --------------------------------------------------------------
+L="$T/list"
+OKOF_DIR=$L "$OKOF" put b 1
+OKOF_DIR=$L "$OKOF" put a 22
+OKOF_DIR=$L "$OKOF" put ab 333
+OKOF_DIR=$L "$OKOF" put $'x\ny' 4
+OKOF_DIR=$L run list;	expect "list sorted" 0 "$(printf 'a\nab\nb\nx\ny')"
+OKOF_DIR=$L run list a;	expect "list prefix" 0 "$(printf 'a\nab')"
+OKOF_DIR=$L run list zz; expect "list prefix none" 0 ""
+OKOF_DIR=$L run list -0 a
+printf 'a\0ab\0' >"$T/want0"
+expect_out "list -0" "$T/want0"
+OKOF_DIR=$L run list -l ab
+check "list -l" grep -Eq $'^3\t20[0-9-]+T[0-9:]+Z\tab$' "$T/out"
+OKOF_DIR=$L run list a b; expect "list two prefixes" 2
+
+# --- stat --------------------------------------------------------------
+run put s hello
+run stat s
+check "stat key" grep -qx 'key: s' "$T/out"
+check "stat size" grep -qx 'size: 5' "$T/out"
+check "stat disk" grep -Eqx 'disk: [0-9]+' "$T/out"
+check "stat compressed" grep -qx 'compressed: no' "$T/out"
+check "stat encrypted" grep -qx 'encrypted: no' "$T/out"
+check "stat modified" grep -Eqx 'modified: [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z' "$T/out"
+check "stat expires never" grep -qx 'expires: never' "$T/out"
+check "stat has 7 lines" test "$(wc -l <"$T/out")" = 7
+run stat --json s
+check "stat --json" grep -Eq '^\{"key":"s","size":5,"disk":[0-9]+,"compressed":false,"encrypted":false,"modified":"[0-9T:Z-]+","expires":null\}$' "$T/out"
+seq 1 100000 >"$T/seq"
+runin "$T/seq" put seq
+run stat seq
+check "stat compressed yes" grep -qx 'compressed: yes' "$T/out"
+run stat --json $'q"\\\n'
+expect "stat --json absent" 1 ""
+run put $'q"\\\n' v
+run stat --json $'q"\\\n'
+check "stat --json escapes" grep -qF '{"key":"q\"\\\n",' "$T/out"
+run put $'\xff\xfe' v
+run stat --json $'\xff\xfe'
+check "stat --json base64 key" grep -qF '"key_base64":"//4="' "$T/out"
+
+# --- del ---------------------------------------------------------------
+run put d1 1; run put d2 2
+run del d1 nope d2;	expect "del with one absent" 1 ""
+run has d1;		expect "d1 deleted anyway" 1
+run has d2;		expect "d2 deleted anyway" 1
+run put d1 1
+run del -f d1 nope;	expect "del -f" 0 ""
+run has d1;		expect "del -f deleted" 1
+run del;		expect "del without keys" 2
+
+# --- init --------------------------------------------------------------
+I="$T/init"
+run -d "$I" init;	expect "init" 0 ""
+check "init made a store" test -f "$I/meta"
+run -d "$I" init;	expect "init again" 0 ""
+run -d "$I" init --compress-threshold 256; expect "init same settings" 0 ""
+run -d "$I" init --compress-threshold 10; expect "init other settings" 3
+run -d "$T/init2" init --compress-threshold 0; expect "init threshold 0" 0
+head -c 1000 /dev/zero >"$T/zeros"
+OKOF_DIR="$T/init2" "$OKOF" put z <"$T/zeros"
+run -d "$T/init2" stat z
+check "threshold 0 compresses small" grep -qx 'compressed: yes' "$T/out"
+run -d "$T/init2" init --compress-threshold x; expect "init bad number" 2
+
+# --- location ----------------------------------------------------------
+H="$T/home"
+mkdir -p "$H"
+(unset OKOF_DIR; HOME=$H "$OKOF" put loc home) 
+check "HOME default" test -f "$H/.local/share/okof/meta"
+check "HOME parents 0700" test "$(stat -c %a "$H/.local/share")" = 700
+(unset OKOF_DIR; XDG_DATA_HOME=$T/xdg HOME=$H "$OKOF" put loc xdg)
+check "XDG_DATA_HOME" test -f "$T/xdg/okof/meta"
+OKOF_DIR=$T/env "$OKOF" put loc env
+check "OKOF_DIR" test -f "$T/env/meta"
+run -d "$T/dflag" put loc d
+check "-d wins" test -f "$T/dflag/meta" -a ! -f "$OKOF_DIR/../dflag2"
+OKOF_DIR=$T/env run --dir "$T/dflag" get loc; expect "-d over OKOF_DIR" 0 "d"
+OKOF_DIR=$T/env run get loc -d "$T/dflag"; expect "-d after command" 0 "d"
+run --dir="$T/dflag" get loc; expect "--dir=" 0 "d"
+
+# --- strangers ---------------------------------------------------------
+mkdir "$T/home2"
+echo precious >"$T/home2/notes"
+run -d "$T/home2" put k v; expect "non-store dir refused" 3
+err_has "non-store message" "not an okof store"
+check "nothing written to non-store" test "$(ls -A "$T/home2")" = notes
+run -d "$T/home2" get k; expect "get in non-store dir" 3
+echo file >"$T/afile"
+run -d "$T/afile" put k v; expect "store is a file" 3
+run -d "$T/afile" get k; expect "get when store is a file" 3
+mkdir -m 700 "$T/gw"; OKOF_DIR="$T/gw" "$OKOF" put k v; chmod 770 "$T/gw"
+run -d "$T/gw" get k;	expect "group-writable store refused" 3
+err_has "unsafe message" "unsafe"
+chmod 700 "$T/gw"
+# Interrupted creation: only our temp file inside.
+mkdir -m 700 "$T/half"; : >"$T/half/.tmp-meta-0123456789abcdef"
+run -d "$T/half" get k;	expect "half-made store reads absent" 1
+run -d "$T/half" put k v; expect "half-made store completed" 0
+run -d "$T/half" get k;	expect "half-made store works" 0 "v"
+
+# --- corruption --------------------------------------------------------
+C="$T/corrupt"
+OKOF_DIR=$C "$OKOF" put c "some value here"
+f=$(ls "$C"/*/*)
+printf 'X' | dd of="$f" bs=1 seek=$(($(stat -c %s "$f") - 3)) conv=notrunc 2>/dev/null
+OKOF_DIR=$C run get c;	expect "corrupt record" 3 ""
+err_has "corrupt names the key" "'c'"
+err_has "corrupt names the file" "$f"
+OKOF_DIR=$C run has c;	expect "has sees a present record" 0
+OKOF_DIR=$C run del c;	expect "del removes a corrupt record" 0
+OKOF_DIR=$C "$OKOF" put c v
+f=$(ls "$C"/*/*)
+truncate -s 10 "$f"
+OKOF_DIR=$C run get c;	expect "truncated record" 3 ""
+OKOF_DIR=$C run list;	expect "list skips corrupt, says so" 3 ""
+
+# --- output errors, signals, closed descriptors -------------------------
+if [ -w /dev/full ]; then
+	"$OKOF" get k >/dev/full 2>"$T/err"; st=$?
+	check "get > /dev/full is exit 3" test $st = 3
+	check "/dev/full message" grep -q '^okof: cannot write to standard output' "$T/err"
+fi
+head -c 3000000 /dev/urandom >"$T/big"
+runin "$T/big" put big;	expect "put 3 MB" 0
+run get big;		expect_out "get 3 MB" "$T/big"
+( "$OKOF" get big; echo $? >"$T/pipest" ) 2>"$T/err" | head -c 10 >/dev/null
+check "SIGPIPE ends get quietly" test "$(cat "$T/pipest")" = 141 -a ! -s "$T/err"
+( trap '' PIPE; "$OKOF" get big; echo $? >"$T/pipest" ) 2>"$T/err" | head -c 10 >/dev/null
+check "SIGPIPE even when ignored by the parent" test "$(cat "$T/pipest")" = 141
+"$OKOF" put fdk fdv <&- >&- 2>&-; st=$?
+check "closed 0-2: put works" test $st = 0
+run get fdk;		expect "closed 0-2: value intact" 0 "fdv"
+check "no temp files left" test -z "$(find "$OKOF_DIR" -name '.tmp-*')"
+
+# --- permissions, as another user ---------------------------------------
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
+	N="$T/nobody"
+	mkdir -m 700 "$N"
+	chown nobody "$N"
+	asn() { setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups "$@"; }
+	asn env OKOF_DIR="$N/s" "$OKOF" put k secret
+	f=$(ls "$N"/s/*/*)
+	chmod 000 "$f"
+	asn env OKOF_DIR="$N/s" "$OKOF" get k >"$T/out" 2>"$T/err"; st=$?
+	expect "unreadable record" 3
+	err_has "unreadable says why" "Permission denied"
+	chmod 600 "$f"
+	chmod 500 "$N/s/$(basename "$(dirname "$f")")"
+	asn env OKOF_DIR="$N/s" "$OKOF" put k new >"$T/out" 2>"$T/err"; st=$?
+	expect "unwritable bucket" 3
+	asn env OKOF_DIR="$N/s" "$OKOF" get k >"$T/out" 2>"$T/err"; st=$?
+	expect "old value intact after failed put" 0 "secret"
+	# A store that belongs to someone else.
+	asn env OKOF_DIR="$OKOF_DIR" "$OKOF" get k >"$T/out" 2>"$T/err"; st=$?
+	expect "store owned by another user" 3
+else
+	echo "skip: permission tests need root, setpriv and user nobody"
+fi
+
+# --- concurrency: writers and readers on one key -------------------------
+for c in a b c d; do head -c 200000 /dev/zero | tr '\0' $c >"$T/val_$c"; done
+"$OKOF" put hot <"$T/val_a"
+secs=3
+[ -n "$VALGRIND" ] && secs=0
+end=$(($(date +%s) + secs))
+for c in a b c d; do
+	( while [ "$(date +%s)" -lt $end ]; do "$OKOF" put hot <"$T/val_$c" || echo "put failed" >>"$T/conc_err"; done ) &
+done
+for r in 1 2; do
+	( n=0; while [ "$(date +%s)" -lt $end ]; do
+		"$OKOF" get hot >"$T/read_$r" || echo "get failed" >>"$T/conc_err"
+		cmp -s "$T/read_$r" "$T/val_a" || cmp -s "$T/read_$r" "$T/val_b" ||
+		cmp -s "$T/read_$r" "$T/val_c" || cmp -s "$T/read_$r" "$T/val_d" ||
+		echo "torn read" >>"$T/conc_err"
+		n=$((n + 1))
+	done; echo $n >"$T/reads_$r" ) &
+done
+wait
+check "concurrent puts and gets: every read whole ($(cat "$T/reads_1" "$T/reads_2" 2>/dev/null | paste -sd+ | bc 2>/dev/null) reads)" test ! -e "$T/conc_err"
+
+# --- create-only puts ---------------------------------------------------
+run put --if-absent ia one;	expect "--if-absent on absent key" 0 ""
+run put --if-absent ia two;	expect "--if-absent on present key" 1 ""
+run get ia;			expect "--if-absent kept the first" 0 "one"
+run put --ttl 1 iaexp old
+sleep 2
+run put --if-absent iaexp new;	expect "--if-absent over an expired key" 0 ""
+run get iaexp;			expect "expired key replaced" 0 "new"
+for round in 1 2 3; do
+	rm -f "$T"/race.*
+	for i in $(seq 1 16); do
+		( "$OKOF" put --if-absent "race$round" "writer $i" 2>"$T/race.err.$i"
+		  echo $? >"$T/race.st.$i" ) &
+	done
+	wait
+	wins=$(cat "$T"/race.st.* | grep -c '^0$')
+	losses=$(cat "$T"/race.st.* | grep -c '^1$')
+	check "16 racing --if-absent: one wins (round $round: $wins won, $losses lost)" \
+		test "$wins" = 1 -a "$losses" = 15
+	winner=$(grep -l '^0$' "$T"/race.st.* | sed 's/.*\.//')
+	run get "race$round";	expect "race value is the winner's" 0 "writer $winner"
+done
+
+# --- kill -9 while streaming --------------------------------------------
+K="$T/kill"
+head -c 4000000 /dev/urandom >"$T/old"
+head -c 4000000 /dev/urandom >"$T/new"
+OKOF_DIR=$K "$OKOF" put k <"$T/old"
+rounds=40
+[ -n "$VALGRIND" ] && rounds=0
+killed_bad=0
+for i in $(seq 1 $rounds); do
+	cat "$T/new" | OKOF_DIR=$K "$OKOF" put k &
+	pid=$!
+	sleep "0.0$((i % 10))$((i * 7 % 10))"
+	kill -9 $pid 2>/dev/null
+	wait $pid 2>/dev/null
+	OKOF_DIR=$K "$OKOF" get k >"$T/got" 2>/dev/null || killed_bad=$((killed_bad + 1))
+	if cmp -s "$T/got" "$T/new"; then
+		OKOF_DIR=$K "$OKOF" put k <"$T/old"
+	elif ! cmp -s "$T/got" "$T/old"; then
+		killed_bad=$((killed_bad + 1))
+	fi
+done
+check "kill -9 during put: old or new value, $rounds rounds" test $killed_bad = 0
+
+echo "$passed passed, $failed failed"
+[ $failed = 0 ]
