@@ -26,6 +26,7 @@ TEST_CFLAGS = `pkg-config --cflags check`
 TEST_LIBS = `pkg-config --libs check`
 
 LIB_SRC = src/io.c src/crc32c.c src/codec.c src/record.c src/store.c \
+	src/incr.c \
 	src/put.c src/get.c src/walk.c src/list.c
 LIB_OBJ = $(LIB_SRC:src/%.c=$(BUILD)/%.o)
 CLI_OBJ = $(BUILD)/okof.o $(BUILD)/cli.o

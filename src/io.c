@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -91,6 +92,15 @@ io_close(int fd)
 {
 	if (close(fd) != 0 && errno != EINTR)
 		return -errno;
+	return 0;
+}
+
+int
+io_flock(int fd, int op)
+{
+	while (flock(fd, op) != 0)
+		if (errno != EINTR)
+			return -errno;
 	return 0;
 }
 

@@ -29,6 +29,9 @@ int io_fsync(int fd);
  * the descriptor's state unspecified, and retrying may close another). */
 int io_close(int fd);
 
+/* flock() with EINTR retried.  0 or -errno. */
+int io_flock(int fd, int op);
+
 /* Opens dir (relative to at) as a directory without following a
  * symlink in its last component; returns the fd or -errno. */
 int io_open_dir(int at, const char *dir);

@@ -30,6 +30,7 @@ static const char usage_text[] =
 	"  get KEY           write the value to standard output\n"
 	"  del [-f] KEY...   delete keys\n"
 	"  has KEY           exit 0 if KEY is present, 1 if not\n"
+	"  incr KEY [DELTA]  add DELTA (default 1) to a counter, print it\n"
 	"  list [-0] [-l] [PREFIX]\n"
 	"                    the keys, sorted\n"
 	"  stat [--json] KEY facts about a key\n"
@@ -569,6 +570,58 @@ parse_size(const char *s, uint32_t *out)
 	return 0;
 }
 
+/* Parses a whole [+-]digits argument into *out; -1 if it is not one. */
+static int
+parse_int64(const char *s, int64_t *out)
+{
+	const char *p = s + (*s == '-' || *s == '+');
+	char *end;
+
+	if (*p < '0' || *p > '9')
+		return -1;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+cmd_incr(struct cli *c)
+{
+	const char *key = c->args[0];
+	size_t klen = strlen(key);
+	int64_t delta = 1, value = 0;
+	okof_store *s = NULL;
+	int rc;
+
+	if ((rc = check_key_arg(key)) != 0)
+		return rc;
+	if (c->nargs == 2 && parse_int64(c->args[1], &delta) != 0) {
+		msg("bad number '%s' for incr (a 64-bit decimal integer)",
+		    c->args[1]);
+		return EX_USAGE;
+	}
+	if ((rc = open_store(c, &s, OKOF_CREATE, NULL)) != 0)
+		return rc;
+	rc = okof_incr(s, key, klen, delta, c->set[O_NOSYNC], &value);
+	if (rc == OKOF_EDIRSYNC) {
+		msg("stored %s, but cannot fsync its directory (%s/%s): "
+		    "durability unknown",
+		    show_key(key, klen), c->dir, okof_errpath(s));
+		rc = EX_FAIL;
+	} else if (rc < 0) {
+		rc = report(c, s, "incr", key, klen, rc);
+	} else {
+		char line[32];
+		snprintf(line, sizeof line, "%" PRId64 "\n", value);
+		rc = out_write(line, strlen(line));
+	}
+	okof_close(s);
+	return rc;
+}
+
 static int
 cmd_init(struct cli *c)
 {
@@ -631,6 +684,10 @@ static const struct cli_opt init_opts[] = {
 	{"compress-threshold", 0, 1, O_THRESHOLD},
 	{NULL, 0, 0, 0},
 };
+static const struct cli_opt nosync_opts[] = {
+	{"no-sync", 0, 0, O_NOSYNC},
+	{NULL, 0, 0, 0},
+};
 static const struct cli_opt no_opts[] = {
 	{NULL, 0, 0, 0},
 };
@@ -639,6 +696,7 @@ static const struct cmd commands[] = {
 	{"del", cmd_del, del_opts, 1, -1, "KEY..."},
 	{"get", cmd_get, no_opts, 1, 1, "KEY"},
 	{"has", cmd_has, no_opts, 1, 1, "KEY"},
+	{"incr", cmd_incr, nosync_opts, 1, 2, "KEY [DELTA]"},
 	{"init", cmd_init, init_opts, 0, 0, ""},
 	{"list", cmd_list, list_opts, 0, 1, "[PREFIX]"},
 	{"put", cmd_put, put_opts, 1, 2, "KEY [VALUE]"},

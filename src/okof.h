@@ -68,6 +68,8 @@ enum {
 	OKOF_EDIRSYNC = -30791,	  /* published, but the directory fsync failed */
 	OKOF_EBADARG = -30790,	  /* an argument out of range */
 	OKOF_ENOTFILE = -30789,	  /* a record is not a regular file */
+	OKOF_ENOTINT = -30788,	  /* incr: the value is not a decimal integer */
+	OKOF_EOVERFLOW = -30787,  /* incr: the result does not fit 64 bits */
 };
 
 /* Returns a static description of rc: an OKOF_E* code or a -errno. */
@@ -196,6 +198,18 @@ int okof_stat(okof_store *s, const char *key, size_t klen,
  * no_sync the directory is fsynced after the unlink.
  */
 int okof_del(okof_store *s, const char *key, size_t klen, int no_sync);
+
+/*
+ * Adds delta to the signed 64-bit decimal integer stored under key (an
+ * absent or expired key counts as 0) and stores the result as digits
+ * and a newline, keeping the key's expiry.  Surrounding whitespace is
+ * accepted in the stored value.  The read-modify-write holds the
+ * bucket's exclusive lock, so concurrent increments never lose an
+ * update.  Returns 0 with *out set, OKOF_ENOTINT, OKOF_EOVERFLOW (the
+ * value is left alone), OKOF_EDIRSYNC or another error.
+ */
+int okof_incr(okof_store *s, const char *key, size_t klen, int64_t delta,
+	      int no_sync, int64_t *out);
 
 /* A key as returned by okof_list(). */
 struct okof_key {

@@ -60,12 +60,7 @@ tmp_create(int bfd, char name[TMP_NAME_LEN + 1], int *lockfd)
 				continue;
 			return -errno;
 		}
-		int rc = 0;
-		while (flock(fd, LOCK_EX) != 0)
-			if (errno != EINTR) {
-				rc = -errno;
-				break;
-			}
+		int rc = io_flock(fd, LOCK_EX);
 		/* 0600 exactly, whatever the umask took away. */
 		if (rc == 0 && fchmod(fd, 0600) != 0)
 			rc = -errno;
@@ -88,13 +83,13 @@ tmp_create(int bfd, char name[TMP_NAME_LEN + 1], int *lockfd)
 }
 
 /*
- * Create-only publish.  link() fails if the name exists, so of racing
- * writers exactly one wins.  But an expired record counts as absent,
- * and replacing it is a check-then-act: that happens under an exclusive
- * flock on the bucket directory, which every create-only put takes, so
- * of the writers that find the same expired record only the first
- * replaces it and the rest then find a live one.  Returns 0 (linked),
- * 1 (renamed over an expired record), OKOF_EEXIST or -errno.
+ * Create-only publish, under the caller's exclusive bucket lock.
+ * link() fails if the name exists, so of racing writers exactly one
+ * wins.  An expired record counts as absent, and replacing it is a
+ * check-then-act: the exclusive lock makes it atomic, so of the writers
+ * that find the same expired record only the first replaces it and the
+ * rest find a live one.  Returns 0 (linked), 1 (renamed over an expired
+ * record), OKOF_EEXIST or -errno.
  */
 static int
 publish_if_absent(okof_store *s, int bfd, const char *tmp, const char *key,
@@ -103,11 +98,6 @@ publish_if_absent(okof_store *s, int bfd, const char *tmp, const char *key,
 	struct okof_info info;
 	int rc;
 
-	while (flock(bfd, LOCK_EX) != 0)
-		if (errno != EINTR) {
-			*what = "cannot lock directory";
-			return -errno;
-		}
 	rc = linkat(bfd, tmp, bfd, nm->file, 0) == 0 ? 0 : -errno;
 	if (rc == -EEXIST) {
 		*what = "";
@@ -124,8 +114,25 @@ publish_if_absent(okof_store *s, int bfd, const char *tmp, const char *key,
 	} else if (rc < 0) {
 		*what = "cannot link";
 	}
-	flock(bfd, LOCK_UN);
 	return rc;
+}
+
+int
+store_open_bucket(okof_store *s, const struct rec_name *nm, int no_sync)
+{
+	int bfd = io_open_dir(s->dirfd, nm->bucket);
+
+	if (bfd == -ENOENT) {
+		int rc = io_mkdir_durable(s->dirfd, nm->bucket, no_sync);
+		if (rc < 0)
+			return store_fail(s, rc, nm->bucket, NULL,
+					  "cannot create directory");
+		bfd = io_open_dir(s->dirfd, nm->bucket);
+	}
+	if (bfd < 0)
+		return store_fail(s, bfd, nm->bucket, NULL,
+				  "cannot open directory");
+	return bfd;
 }
 
 /* Where the value comes from: a buffer or a descriptor. */
@@ -135,41 +142,26 @@ struct source {
 	int fd;
 };
 
+/*
+ * Writes and publishes a record in the bucket open at bfd.  With locked
+ * set the caller holds the bucket's exclusive lock; otherwise the
+ * publish step takes it: shared for a plain put (renames need no order
+ * among themselves), exclusive for a create-only one.
+ */
 static int
-put_common(okof_store *s, const char *key, size_t klen,
-	   const struct source *src, const struct okof_put_opts *opts)
+put_in_bucket(okof_store *s, int bfd, const struct rec_name *nm,
+	      const char *key, size_t klen, const struct source *src,
+	      const struct okof_put_opts *opts, int locked)
 {
-	static const struct okof_put_opts defaults;
 	struct rec_writer w = {0};
-	struct rec_name nm;
 	char tmp[TMP_NAME_LEN + 1];
-	int bfd = -1, fd = -1, lockfd = -1, rc, in_failed = 0;
+	int fd = -1, lockfd = -1, rc, in_failed = 0, have_lock = 0;
 	const char *what = "";
 
-	if (!opts)
-		opts = &defaults;
-	if (okof_check_key(key, klen) != 0)
-		return OKOF_EBADKEY;
-	store_name(s, key, klen, &nm);
-
-	bfd = io_open_dir(s->dirfd, nm.bucket);
-	if (bfd == -ENOENT) {
-		rc = io_mkdir_durable(s->dirfd, nm.bucket, opts->no_sync);
-		if (rc < 0)
-			return store_fail(s, rc, nm.bucket, NULL,
-					  "cannot create directory");
-		bfd = io_open_dir(s->dirfd, nm.bucket);
-	}
-	if (bfd < 0)
-		return store_fail(s, bfd, nm.bucket, NULL, "cannot open directory");
-
 	fd = tmp_create(bfd, tmp, &lockfd);
-	if (fd < 0) {
-		rc = store_fail(s, fd, nm.bucket, TMP_PREFIX "*",
-				"cannot create temp file");
-		close(bfd);
-		return rc;
-	}
+	if (fd < 0)
+		return store_fail(s, fd, nm->bucket, TMP_PREFIX "*",
+				  "cannot create temp file");
 	memcpy(pending_name, tmp, sizeof tmp);
 	pending_fd = bfd;
 
@@ -193,20 +185,29 @@ put_common(okof_store *s, const char *key, size_t klen,
 		rc = crc;
 		what = "cannot close";
 	}
+	if (rc == 0 && !locked) {
+		rc = io_flock(bfd, opts->if_absent ? LOCK_EX : LOCK_SH);
+		have_lock = rc == 0;
+		what = "cannot lock directory";
+	}
 	if (rc < 0)
 		goto out;
 
 	if (opts->if_absent) {
-		rc = publish_if_absent(s, bfd, tmp, key, klen, &nm, &what);
+		rc = publish_if_absent(s, bfd, tmp, key, klen, nm, &what);
 		if (rc == 1) {
 			rc = 0;
 			tmp[0] = '\0'; /* renamed over an expired record */
 		}
-	} else if (renameat(bfd, tmp, bfd, nm.file) != 0) {
+	} else if (renameat(bfd, tmp, bfd, nm->file) != 0) {
 		rc = -errno;
 		what = "cannot rename";
 	} else {
 		tmp[0] = '\0'; /* renamed: nothing to remove */
+	}
+	if (have_lock) {
+		io_flock(bfd, LOCK_UN);
+		have_lock = 0;
 	}
 	if (rc < 0)
 		goto out;
@@ -217,28 +218,58 @@ put_common(okof_store *s, const char *key, size_t klen,
 	if (!opts->no_sync && io_fsync(bfd) != 0) {
 		rc = OKOF_EDIRSYNC;
 		what = "cannot fsync directory";
-		store_fail(s, rc, nm.bucket, NULL, what);
+		store_fail(s, rc, nm->bucket, NULL, what);
 	}
 out:
 	pending_fd = -1;
 	recw_free(&w);
+	if (have_lock)
+		io_flock(bfd, LOCK_UN);
 	if (rc < 0 && rc != OKOF_EDIRSYNC) {
 		if (in_failed)
 			store_fail(s, rc, NULL, NULL, what);
 		else if (rc == OKOF_EEXIST)
-			store_fail(s, rc, nm.bucket, nm.file, "");
+			store_fail(s, rc, nm->bucket, nm->file, "");
 		else
-			store_fail(s, rc, nm.bucket, tmp[0] ? tmp : nm.file,
+			store_fail(s, rc, nm->bucket, tmp[0] ? tmp : nm->file,
 				   what);
 	}
 	if (tmp[0] != '\0')
 		unlinkat(bfd, tmp, 0);
-	if (fd >= 0)
-		close(fd);
 	if (lockfd >= 0)
 		close(lockfd);
+	return rc;
+}
+
+static int
+put_common(okof_store *s, const char *key, size_t klen,
+	   const struct source *src, const struct okof_put_opts *opts)
+{
+	static const struct okof_put_opts defaults;
+	struct rec_name nm;
+	int bfd, rc;
+
+	if (!opts)
+		opts = &defaults;
+	if (okof_check_key(key, klen) != 0)
+		return OKOF_EBADKEY;
+	store_name(s, key, klen, &nm);
+	bfd = store_open_bucket(s, &nm, opts->no_sync);
+	if (bfd < 0)
+		return bfd;
+	rc = put_in_bucket(s, bfd, &nm, key, klen, src, opts, 0);
 	close(bfd);
 	return rc;
+}
+
+int
+store_put_locked(okof_store *s, int bfd, const struct rec_name *nm,
+		 const char *key, size_t klen, const void *val, size_t vlen,
+		 const struct okof_put_opts *opts)
+{
+	struct source src = {.buf = val, .len = vlen, .fd = -1};
+
+	return put_in_bucket(s, bfd, nm, key, klen, &src, opts, 1);
 }
 
 int

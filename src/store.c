@@ -52,6 +52,10 @@ okof_strerror(int rc)
 		return "invalid argument";
 	case OKOF_ENOTFILE:
 		return "record is not a regular file";
+	case OKOF_ENOTINT:
+		return "value is not a decimal integer";
+	case OKOF_EOVERFLOW:
+		return "integer overflow (the result must fit in 64 bits)";
 	default:
 		return rc < 0 ? strerror(-rc) : "unknown error";
 	}

@@ -43,4 +43,14 @@ int store_fail(okof_store *s, int rc, const char *bucket, const char *file,
 
 int64_t store_now_ns(void);
 
+/* Opens (making it if needed) the bucket of nm; fd or error. */
+int store_open_bucket(okof_store *s, const struct rec_name *nm, int no_sync);
+
+/* Writes and publishes key's record while the caller holds the bucket's
+ * exclusive lock (io_flock(bfd, LOCK_EX)). */
+struct okof_put_opts;
+int store_put_locked(okof_store *s, int bfd, const struct rec_name *nm,
+		     const char *key, size_t klen, const void *val,
+		     size_t vlen, const struct okof_put_opts *opts);
+
 #endif

@@ -377,6 +377,43 @@ for round in 1 2 3; do
 	run get "race$round";	expect "race value is the winner's" 0 "writer $winner"
 done
 
+# --- incr --------------------------------------------------------------
+run incr cnt;			expect "incr absent counts as 0" 0 "1"
+run incr cnt 10;		expect "incr by 10" 0 "11"
+run incr cnt -20;		expect "incr by a negative operand" 0 "-9"
+run get cnt;			expect "incr stores digits and newline" 0 "-9"
+check "stored value ends in one newline" test "$(od -An -c "$T/out" | tr -d ' ')" = '-9\n'
+run put cnt $' \t42 \n';	run incr cnt; expect "incr accepts surrounding whitespace" 0 "43"
+run put cnt 9223372036854775807
+run incr cnt;			expect "incr overflow" 3
+err_has "overflow message" "overflow"
+run get cnt;			expect "overflow leaves the value" 0 "9223372036854775807"
+run put cnt -9223372036854775808
+run incr cnt -1;		expect "incr underflow" 3
+run incr cnt 0;			expect "incr by 0" 0 "-9223372036854775808"
+run put cnt abc
+run incr cnt;			expect "incr on a non-integer" 3
+err_has "non-integer message" "not a decimal integer"
+run get cnt;			expect "non-integer left alone" 0 "abc"
+run put cnt "1 2";		run incr cnt; expect "incr on '1 2'" 3
+run put cnt "";			run incr cnt; expect "incr on empty value" 3
+runin "$T/big" put cnt;		run incr cnt; expect "incr on a large value" 3
+run incr cnt2 x;		expect "incr bad delta" 2
+run incr cnt2 1.5;		expect "incr fractional delta" 2
+run incr cnt2 99999999999999999999; expect "incr delta too big" 2
+run incr cnt2 +5;		expect "incr +5" 0 "5"
+run put --ttl 1h cnt3 1;	run incr cnt3
+run stat cnt3
+check "incr keeps the expiry" grep -q '^expires: 20' "$T/out"
+nproc=4; per=250
+[ -n "$VALGRIND" ] && per=5
+for p in $(seq 1 $nproc); do
+	( for i in $(seq 1 $per); do "$OKOF" incr contended >/dev/null || echo x >>"$T/incr_err"; done ) &
+done
+wait
+run get contended;		expect "$nproc x $per concurrent incr exact" 0 "$((nproc * per))"
+check "no concurrent incr failed" test ! -e "$T/incr_err"
+
 # --- kill -9 while streaming --------------------------------------------
 K="$T/kill"
 head -c 4000000 /dev/urandom >"$T/old"
