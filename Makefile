@@ -21,15 +21,17 @@ BIN ?= okof
 EXTRA_CFLAGS ?=
 EXTRA_LDFLAGS ?=
 
-PKG_CFLAGS = `pkg-config --cflags libsodium snappy`
+PKG_CFLAGS = `pkg-config --cflags libsodium snappy jansson`
 TEST_CFLAGS = `pkg-config --cflags check`
 TEST_LIBS = `pkg-config --libs check`
 
 LIB_SRC = src/io.c src/crc32c.c src/codec.c src/record.c src/store.c \
 	src/incr.c \
-	src/put.c src/get.c src/walk.c src/list.c
+	src/put.c src/get.c src/walk.c src/list.c src/check.c \
+	src/import.c src/backup.c
 LIB_OBJ = $(LIB_SRC:src/%.c=$(BUILD)/%.o)
-CLI_OBJ = $(BUILD)/okof.o $(BUILD)/cli.o
+CLI_OBJ = $(BUILD)/okof.o $(BUILD)/cli.o $(BUILD)/jsonl.o \
+	$(BUILD)/completion.o
 TESTS = $(BUILD)/check_okof
 
 all: $(BIN)
@@ -55,14 +57,15 @@ $(BUILD)/link.mk: $(BUILD)/.deps
 		if [ "`uname -s`" = Linux ] && \
 		   [ -f "`$(CC) -print-file-name=libstdc++.a`" ] && \
 		   [ -f "`pkg-config --variable=libdir libsodium`/libsodium.a" ] && \
-		   [ -f "`pkg-config --variable=libdir snappy`/libsnappy.a" ]; then \
+		   [ -f "`pkg-config --variable=libdir snappy`/libsnappy.a" ] && \
+		   [ -f "`pkg-config --variable=libdir jansson`/libjansson.a" ]; then \
 			static=1; \
 		fi; \
 	fi; \
 	if [ "$$static" = 1 ]; then \
-		echo "LINK_LIBS = -static -lsnappy -lstdc++ -lsodium -lm -lpthread"; \
+		echo "LINK_LIBS = -static -ljansson -lsnappy -lstdc++ -lsodium -lm -lpthread"; \
 	else \
-		echo "LINK_LIBS = `pkg-config --libs libsodium snappy` -lstdc++ -lm"; \
+		echo "LINK_LIBS = `pkg-config --libs jansson libsodium snappy` -lstdc++ -lm"; \
 	fi > $@
 
 $(BIN): $(CLI_OBJ) $(BUILD)/libokof.a $(BUILD)/link.mk

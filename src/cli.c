@@ -1,11 +1,14 @@
 /* cli.c - see cli.h. */
 #include "cli.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -226,50 +229,58 @@ ob_fmt(struct outbuf *o, const char *fmt, ...)
 	o->len += (size_t)n;
 }
 
+void
+utf8_feed(struct utf8 *u, const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n && !u->bad; i++) {
+		unsigned char c = p[i];
+		if (u->need > 0) {
+			if ((c & 0xc0) != 0x80) {
+				u->bad = 1;
+				break;
+			}
+			u->cp = u->cp << 6 | (c & 0x3f);
+			if (--u->need > 0)
+				continue;
+			uint32_t cp = u->cp;
+			if ((u->len == 2 && cp < 0x80) ||
+			    (u->len == 3 && cp < 0x800) ||
+			    (u->len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+			    (cp >= 0xd800 && cp <= 0xdfff))
+				u->bad = 1;
+		} else if (c < 0x80) {
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			u->need = 1;
+			u->cp = c & 0x1f;
+		} else if ((c & 0xf0) == 0xe0) {
+			u->need = 2;
+			u->cp = c & 0x0f;
+		} else if ((c & 0xf8) == 0xf0) {
+			u->need = 3;
+			u->cp = c & 0x07;
+		} else {
+			u->bad = 1;
+		}
+		if (u->need > 0 && u->len == 0)
+			u->len = u->need + 1;
+		if (u->need == 0)
+			u->len = 0;
+	}
+}
+
 int
 utf8_valid(const unsigned char *p, size_t n)
 {
-	size_t i = 0;
+	struct utf8 u = {0};
 
-	while (i < n) {
-		unsigned char c = p[i];
-		size_t len;
-		uint32_t cp;
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if ((c & 0xe0) == 0xc0) {
-			len = 2;
-			cp = c & 0x1f;
-		} else if ((c & 0xf0) == 0xe0) {
-			len = 3;
-			cp = c & 0x0f;
-		} else if ((c & 0xf8) == 0xf0) {
-			len = 4;
-			cp = c & 0x07;
-		} else {
-			return 0;
-		}
-		if (n - i < len)
-			return 0;
-		for (size_t k = 1; k < len; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = cp << 6 | (p[i + k] & 0x3f);
-		}
-		if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-		    (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += len;
-	}
-	return 1;
+	utf8_feed(&u, p, n);
+	return utf8_end(&u);
 }
 
-static void
-json_string(struct outbuf *o, const unsigned char *p, size_t n)
+void
+ob_json_escape(struct outbuf *o, const unsigned char *p, size_t n)
 {
-	ob_bytes(o, "\"", 1);
 	size_t run = 0;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = p[i];
@@ -298,18 +309,21 @@ json_string(struct outbuf *o, const unsigned char *p, size_t n)
 		}
 	}
 	ob_bytes(o, p + run, n - run);
+}
+
+static void
+json_string(struct outbuf *o, const unsigned char *p, size_t n)
+{
+	ob_bytes(o, "\"", 1);
+	ob_json_escape(o, p, n);
 	ob_bytes(o, "\"", 1);
 }
 
 void
-ob_json_field(struct outbuf *o, const char *name, const void *p, size_t n)
+ob_base64(struct outbuf *o, const void *p, size_t n)
 {
-	if (utf8_valid(p, n)) {
-		ob_fmt(o, "\"%s\":", name);
-		json_string(o, p, n);
+	if (n == 0)
 		return;
-	}
-	ob_fmt(o, "\"%s_base64\":\"", name);
 	if (n > (SIZE_MAX - 16) / 4 * 3) {
 		o->failed = 1;
 		return;
@@ -321,6 +335,18 @@ ob_json_field(struct outbuf *o, const char *name, const void *p, size_t n)
 	sodium_bin2base64(o->buf + o->len, b64, p, n,
 			  sodium_base64_VARIANT_ORIGINAL);
 	o->len += b64 - 1;
+}
+
+void
+ob_json_field(struct outbuf *o, const char *name, const void *p, size_t n)
+{
+	if (utf8_valid(p, n)) {
+		ob_fmt(o, "\"%s\":", name);
+		json_string(o, p, n);
+		return;
+	}
+	ob_fmt(o, "\"%s_base64\":\"", name);
+	ob_base64(o, p, n);
 	ob_bytes(o, "\"", 1);
 }
 
@@ -330,4 +356,53 @@ ob_free(struct outbuf *o)
 	free(o->buf);
 	o->buf = NULL;
 	o->len = o->cap = 0;
+}
+
+static double
+mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void
+progress_init(struct progress *p, const char *label)
+{
+	memset(p, 0, sizeof *p);
+	p->on = isatty(STDERR_FILENO);
+	p->label = label;
+	if (p->on)
+		p->start = p->last = mono_now();
+}
+
+void
+progress_tick(struct progress *p, uint64_t n, uint64_t bytes)
+{
+	p->n += n;
+	p->bytes += bytes;
+	if (!p->on || (p->n & 63) != 0)
+		return;
+	double t = mono_now();
+	if (t - p->start < 0.5 || t - p->last < 0.1)
+		return;
+	p->last = t;
+	p->drawn = 1;
+	double el = t - p->start;
+	fprintf(stderr, "\r\033[Kokof: %s: %" PRIu64 " records, %.1f MiB, %.0f/s, "
+		"%.1f s",
+		p->label, p->n, (double)p->bytes / 1048576.0,
+		(double)p->n / el, el);
+	fflush(stderr);
+}
+
+void
+progress_done(struct progress *p)
+{
+	if (p->drawn) {
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
+	}
+	p->drawn = 0;
 }

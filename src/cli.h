@@ -6,6 +6,7 @@
 #define OKOF_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* An option: long name, short letter (0: none), takes a value, id. */
 struct cli_opt {
@@ -58,7 +59,38 @@ void ob_json_field(struct outbuf *o, const char *name, const void *p,
 		   size_t n);
 void ob_free(struct outbuf *o);
 
-/* Is p/n valid UTF-8 (no overlongs, no surrogates)? */
+/* JSON string escaping of p/n, without the quotes. */
+void ob_json_escape(struct outbuf *o, const unsigned char *p, size_t n);
+/* Standard padded base64 of p/n. */
+void ob_base64(struct outbuf *o, const void *p, size_t n);
+
+/* Incremental UTF-8 validation (no overlongs, no surrogates). */
+struct utf8 {
+	uint32_t cp;
+	int need, len, bad;
+};
+void utf8_feed(struct utf8 *u, const unsigned char *p, size_t n);
+static inline int
+utf8_end(const struct utf8 *u)
+{
+	return !u->bad && u->need == 0;
+}
 int utf8_valid(const unsigned char *p, size_t n);
+
+/*
+ * A one-line progress meter on standard error, drawn only when it is a
+ * terminal and the work has run for half a second, erased at the end.
+ */
+struct progress {
+	int on;
+	const char *label;
+	uint64_t n, bytes;
+	double start, last;
+	int drawn;
+};
+
+void progress_init(struct progress *p, const char *label);
+void progress_tick(struct progress *p, uint64_t n, uint64_t bytes);
+void progress_done(struct progress *p);
 
 #endif

@@ -110,6 +110,23 @@ fail:
 	return rc;
 }
 
+int
+okof_get_rewind(okof_reader *r)
+{
+	int rc;
+
+	if (lseek(r->fd, 0, SEEK_SET) != 0)
+		return store_fail(r->s, -errno, r->nm.bucket, r->nm.file,
+				  "cannot seek");
+	uint64_t size = r->rr.file_size;
+	recr_free(&r->rr);
+	rc = recr_open(&r->rr, r->fd, size, 0);
+	if (rc < 0)
+		store_fail(r->s, rc, r->nm.bucket, r->nm.file,
+			   rc == OKOF_ECORRUPT ? r->rr.detail : "cannot read");
+	return rc;
+}
+
 void
 okof_get_info(const okof_reader *r, struct okof_info *out)
 {

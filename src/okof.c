@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "completion.h"
+#include "jsonl.h"
 #include "okof.h"
 
 #define EX_OK 0
@@ -34,8 +36,14 @@ static const char usage_text[] =
 	"  list [-0] [-l] [PREFIX]\n"
 	"                    the keys, sorted\n"
 	"  stat [--json] KEY facts about a key\n"
+	"  export            every live record to standard output, JSON Lines\n"
+	"  import            store every record read from standard input\n"
+	"  verify [-q]       check every record; list bad ones\n"
+	"  backup DEST       a consistent copy of the store as a new store\n"
+	"  gc [-v]           remove expired records and abandoned temp files\n"
 	"  init [--compress-threshold BYTES]\n"
 	"                    create the store now\n"
+	"  completion SHELL  print a completion script for bash or zsh\n"
 	"\n"
 	"global options: -d, --dir DIR; -h, --help; -V, --version\n"
 	"store: -d, else $OKOF_DIR, else $XDG_DATA_HOME/okof, "
@@ -56,6 +64,8 @@ enum {
 	O_LONG,
 	O_JSON,
 	O_THRESHOLD,
+	O_QUIET,
+	O_VERBOSE,
 	O_COUNT
 };
 
@@ -623,6 +633,297 @@ cmd_incr(struct cli *c)
 }
 
 static int
+cmd_export(struct cli *c)
+{
+	struct okof_keys keys;
+	struct progress prog;
+	okof_store *s = NULL;
+	int rc, status = EX_OK;
+
+	if ((rc = open_store(c, &s, 0, NULL)) != 0 || !s)
+		return rc;
+	rc = okof_list(s, "", 0, &keys);
+	if (rc < 0) {
+		rc = report(c, s, "export", NULL, 0, rc);
+		okof_close(s);
+		return rc;
+	}
+	if (keys.bad > 0) {
+		msg("cannot export %zu corrupt record%s (last: %s/%s: %s); run "
+		    "'okof verify'",
+		    keys.bad, keys.bad == 1 ? "" : "s", c->dir,
+		    okof_errpath(s), okof_errdetail(s));
+		status = EX_FAIL;
+	}
+	progress_init(&prog, "export");
+	for (size_t i = 0; i < keys.n; i++) {
+		const struct okof_key *k = &keys.v[i];
+		okof_reader *r;
+		rc = okof_get_open(s, k->key, k->len, &r);
+		if (rc == OKOF_ENOTFOUND)
+			continue; /* deleted or expired since the listing */
+		if (rc == 0)
+			rc = jsonl_write_record(r, k->key, k->len, out_write);
+		okof_get_close(r);
+		progress_tick(&prog, 1, k->size);
+		if (rc > 0) { /* standard output failed: nothing more to do */
+			status = rc;
+			break;
+		}
+		if (rc < 0) {
+			progress_done(&prog);
+			status = report(c, s, "export", k->key, k->len, rc);
+		}
+	}
+	progress_done(&prog);
+	okof_keys_free(&keys);
+	okof_close(s);
+	return status;
+}
+
+static int
+cmd_import(struct cli *c)
+{
+	char *line = NULL, why[160];
+	size_t cap = 0, lineno = 0;
+	struct progress prog;
+	okof_import *im = NULL;
+	okof_store *s = NULL;
+	ssize_t n;
+	int rc;
+
+	if ((rc = open_store(c, &s, OKOF_CREATE, NULL)) != 0)
+		return rc;
+	rc = okof_import_begin(s, &im);
+	if (rc < 0) {
+		rc = report(c, s, "import", NULL, 0, rc);
+		okof_close(s);
+		return rc;
+	}
+	progress_init(&prog, "import");
+	for (;;) {
+		errno = 0;
+		n = getline(&line, &cap, stdin);
+		if (n < 0)
+			break;
+		lineno++;
+		size_t len = (size_t)n;
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r' ||
+				   line[len - 1] == ' ' || line[len - 1] == '\t'))
+			len--;
+		if (len == 0)
+			continue; /* blank lines are allowed */
+		struct jsonl_rec rec;
+		if (jsonl_parse(line, len, &rec, why, sizeof why) != 0) {
+			progress_done(&prog);
+			msg("cannot import: line %zu: %s; nothing imported",
+			    lineno, why);
+			rc = EX_USAGE;
+			goto fail;
+		}
+		rc = okof_import_add(im, rec.key, rec.klen, rec.value, rec.vlen,
+				     rec.expires);
+		jsonl_free(&rec);
+		if (rc < 0) {
+			progress_done(&prog);
+			rc = report(c, s, "import", NULL, 0, rc);
+			goto fail;
+		}
+		progress_tick(&prog, 1, (uint64_t)len);
+	}
+	if (errno != 0 || ferror(stdin)) {
+		progress_done(&prog);
+		msg("cannot import: reading standard input: %s; nothing "
+		    "imported",
+		    strerror(errno ? errno : EIO));
+		rc = EX_FAIL;
+		goto fail;
+	}
+	progress_done(&prog);
+	rc = okof_import_commit(im);
+	im = NULL;
+	if (rc == OKOF_EDIRSYNC) {
+		msg("imported, but cannot fsync directory %s/%s: durability "
+		    "unknown",
+		    c->dir, okof_errpath(s));
+		rc = EX_FAIL;
+	} else if (rc < 0) {
+		rc = report(c, s, "import", NULL, 0, rc);
+	}
+fail:
+	okof_import_abort(im);
+	free(line);
+	okof_close(s);
+	return rc;
+}
+
+static int
+on_backup(void *ctx, const struct okof_item *it)
+{
+	progress_tick(ctx, 1, it->bytes);
+	return 0;
+}
+
+static int
+cmd_backup(struct cli *c)
+{
+	const char *dest = c->args[0];
+	struct progress prog;
+	okof_store *s = NULL;
+	int rc;
+
+	if ((rc = open_store(c, &s, 0, NULL)) != 0)
+		return rc;
+	if (!s) {
+		msg("cannot back up '%s': no store there", c->dir);
+		return EX_FAIL;
+	}
+	progress_init(&prog, "backup");
+	rc = okof_backup(s, dest, on_backup, &prog);
+	progress_done(&prog);
+	if (rc == -EEXIST) {
+		msg("cannot back up to '%s': it exists and is not empty", dest);
+		rc = EX_FAIL;
+	} else if (rc < 0 && *okof_errpath(s) == '\0') {
+		msg("cannot back up to '%s': %s", dest, okof_strerror(rc));
+		rc = EX_FAIL;
+	} else if (rc < 0) {
+		rc = report(c, s, "back up", NULL, 0, rc);
+	}
+	okof_close(s);
+	return rc;
+}
+
+static int
+cmd_completion(struct cli *c)
+{
+	const char *script = completion_script(c->args[0]);
+
+	if (!script) {
+		msg("no completion for shell '%s' (bash and zsh have one)",
+		    c->args[0]);
+		return EX_USAGE;
+	}
+	return out_write(script, strlen(script));
+}
+
+struct walk_out {
+	struct cli *c;
+	struct progress prog;
+	int quiet, verbose, bad, err;
+};
+
+/* One line about an item: "KIND FILE: DETAIL (key 'KEY')". */
+static int
+item_line(struct walk_out *o, const char *kind, const struct okof_item *it,
+	  const char *detail)
+{
+	struct outbuf b = {0};
+
+	ob_fmt(&b, "%s %s/%s", kind, o->c->dir, it->path);
+	if (detail && *detail)
+		ob_fmt(&b, ": %s", detail);
+	if (it->key)
+		ob_fmt(&b, " (key %s)", show_key(it->key, it->klen));
+	ob_str(&b, "\n");
+	progress_done(&o->prog);
+	int rc = b.failed ? (msg("out of memory"), EX_FAIL)
+			  : out_write(b.buf, b.len);
+	ob_free(&b);
+	return rc;
+}
+
+static int
+on_verify(void *ctx, const struct okof_item *it)
+{
+	struct walk_out *o = ctx;
+	int rc = 0;
+
+	progress_tick(&o->prog, 1, it->bytes);
+	switch (it->kind) {
+	case OKOF_ITEM_BAD:
+		o->bad++;
+		if (!o->quiet)
+			rc = item_line(o, "bad", it, it->detail);
+		break;
+	case OKOF_ITEM_STRAY:
+		o->bad++;
+		if (!o->quiet)
+			rc = item_line(o, "stray", it, "not an okof file");
+		break;
+	case OKOF_ITEM_TEMP:
+		if (!o->quiet)
+			rc = item_line(o, "temp", it,
+				       "left by an interrupted write; 'okof gc' "
+				       "removes it");
+		break;
+	default:
+		break;
+	}
+	if (rc != 0)
+		o->err = rc;
+	return rc != 0 ? -1 : 0;
+}
+
+static int
+cmd_verify(struct cli *c)
+{
+	struct walk_out o = {.c = c, .quiet = c->set[O_QUIET]};
+	okof_store *s = NULL;
+	int rc;
+
+	if ((rc = open_store(c, &s, 0, NULL)) != 0 || !s)
+		return rc;
+	progress_init(&o.prog, "verify");
+	rc = okof_verify(s, on_verify, &o);
+	progress_done(&o.prog);
+	if (o.err)
+		rc = o.err;
+	else if (rc < 0)
+		rc = report(c, s, "verify", NULL, 0, rc);
+	else
+		rc = o.bad ? EX_FAIL : EX_OK;
+	okof_close(s);
+	return rc;
+}
+
+static int
+on_gc(void *ctx, const struct okof_item *it)
+{
+	struct walk_out *o = ctx;
+	int rc = 0;
+
+	progress_tick(&o->prog, 1, it->bytes);
+	if (o->verbose && it->kind == OKOF_ITEM_EXPIRED)
+		rc = item_line(o, "removed", it, "expired");
+	else if (o->verbose && it->kind == OKOF_ITEM_REMOVED)
+		rc = item_line(o, "removed", it, "temp file");
+	if (rc != 0)
+		o->err = rc;
+	return rc != 0 ? -1 : 0;
+}
+
+static int
+cmd_gc(struct cli *c)
+{
+	struct walk_out o = {.c = c, .verbose = c->set[O_VERBOSE]};
+	okof_store *s = NULL;
+	int rc;
+
+	if ((rc = open_store(c, &s, 0, NULL)) != 0 || !s)
+		return rc;
+	progress_init(&o.prog, "gc");
+	rc = okof_gc(s, on_gc, &o);
+	progress_done(&o.prog);
+	if (o.err)
+		rc = o.err;
+	else if (rc < 0)
+		rc = report(c, s, "gc", NULL, 0, rc);
+	okof_close(s);
+	return rc;
+}
+
+static int
 cmd_init(struct cli *c)
 {
 	struct okof_settings st = {.compress_threshold =
@@ -684,6 +985,14 @@ static const struct cli_opt init_opts[] = {
 	{"compress-threshold", 0, 1, O_THRESHOLD},
 	{NULL, 0, 0, 0},
 };
+static const struct cli_opt verify_opts[] = {
+	{"quiet", 'q', 0, O_QUIET},
+	{NULL, 0, 0, 0},
+};
+static const struct cli_opt gc_opts[] = {
+	{"verbose", 'v', 0, O_VERBOSE},
+	{NULL, 0, 0, 0},
+};
 static const struct cli_opt nosync_opts[] = {
 	{"no-sync", 0, 0, O_NOSYNC},
 	{NULL, 0, 0, 0},
@@ -693,14 +1002,20 @@ static const struct cli_opt no_opts[] = {
 };
 
 static const struct cmd commands[] = {
+	{"backup", cmd_backup, no_opts, 1, 1, "DEST"},
+	{"completion", cmd_completion, no_opts, 1, 1, "SHELL"},
 	{"del", cmd_del, del_opts, 1, -1, "KEY..."},
+	{"export", cmd_export, no_opts, 0, 0, ""},
+	{"gc", cmd_gc, gc_opts, 0, 0, ""},
 	{"get", cmd_get, no_opts, 1, 1, "KEY"},
 	{"has", cmd_has, no_opts, 1, 1, "KEY"},
+	{"import", cmd_import, no_opts, 0, 0, ""},
 	{"incr", cmd_incr, nosync_opts, 1, 2, "KEY [DELTA]"},
 	{"init", cmd_init, init_opts, 0, 0, ""},
 	{"list", cmd_list, list_opts, 0, 1, "[PREFIX]"},
 	{"put", cmd_put, put_opts, 1, 2, "KEY [VALUE]"},
 	{"stat", cmd_stat, stat_opts, 1, 1, "KEY"},
+	{"verify", cmd_verify, verify_opts, 0, 0, ""},
 };
 
 static void
@@ -804,7 +1119,7 @@ main(int argc, char **argv)
 		cli_free(&c);
 		return EX_USAGE;
 	}
-	rc = locate_store(&c);
+	rc = cmd->run == cmd_completion ? 0 : locate_store(&c);
 	if (rc == 0)
 		rc = cmd->run(&c);
 	cli_free(&c);

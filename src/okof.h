@@ -211,6 +211,92 @@ int okof_del(okof_store *s, const char *key, size_t klen, int no_sync);
 int okof_incr(okof_store *s, const char *key, size_t klen, int64_t delta,
 	      int no_sync, int64_t *out);
 
+/* What okof_verify() and okof_gc() found, item by item. */
+enum okof_item_kind {
+	OKOF_ITEM_OK,	   /* a record that passed every check */
+	OKOF_ITEM_BAD,	   /* a record that failed one */
+	OKOF_ITEM_TEMP,	   /* a temp file that no running write owns */
+	OKOF_ITEM_BUSY,	   /* a temp file of a write in progress */
+	OKOF_ITEM_STRAY,   /* a file okof did not make */
+	OKOF_ITEM_EXPIRED, /* gc: an expired record, removed */
+	OKOF_ITEM_REMOVED, /* gc: a temp file, removed */
+};
+
+struct okof_item {
+	enum okof_item_kind kind;
+	const char *path;   /* relative to the store */
+	const char *key;    /* the record's key, or NULL if unreadable */
+	size_t klen;
+	const char *detail; /* what is wrong, for BAD; "" otherwise */
+	uint64_t bytes;	    /* file size */
+};
+
+/* Called for every item; a negative return stops the walk with it. */
+typedef int (*okof_item_fn)(void *ctx, const struct okof_item *it);
+
+/*
+ * Checks every record in full (header, every chunk, that it sits under
+ * its key's name) and looks at every temp and stray file, calling fn
+ * for each.  Returns 0 or an error that stopped the walk; bad records
+ * are reported through fn, not by the return value.
+ */
+int okof_verify(okof_store *s, okof_item_fn fn, void *ctx);
+
+/*
+ * Removes expired records and the temp files that no running write
+ * owns (a writer holds a lock on its temp file for as long as it runs),
+ * and fsyncs the directories it changed.  fn (may be NULL) hears of
+ * each removal.  Returns 0 or an error.
+ */
+int okof_gc(okof_store *s, okof_item_fn fn, void *ctx);
+
+/*
+ * Bulk import: records are written to temp files as they are added, but
+ * none is published until okof_import_commit(), which makes them all
+ * durable together (one syncfs() where the system has it), then renames
+ * them into place and fsyncs their directories.  okof_import_abort()
+ * (or a failed commit before any rename) removes every temp file, so a
+ * failed import publishes nothing.  Keys added twice: the last wins.
+ *
+ *	okof_import *im;
+ *	okof_import_begin(s, &im);
+ *	okof_import_add(im, key, klen, val, vlen, expires);	(many times)
+ *	okof_import_commit(im);	or okof_import_abort(im);
+ */
+typedef struct okof_import okof_import;
+
+int okof_import_begin(okof_store *s, okof_import **out);
+
+/* Stages one record.  0, OKOF_EBADKEY or an error. */
+int okof_import_add(okof_import *im, const char *key, size_t klen,
+		    const void *val, size_t vlen, int64_t expires);
+
+/* Publishes everything staged and frees im.  0, OKOF_EDIRSYNC or an
+ * error; im is freed either way. */
+int okof_import_commit(okof_import *im);
+
+/* Removes everything staged and frees im; NULL is allowed. */
+void okof_import_abort(okof_import *im);
+
+/*
+ * Starts reading the record open in r again from its first byte: the
+ * same file, even if the key has been replaced since it was opened.
+ * 0 or an error.
+ */
+int okof_get_rewind(okof_reader *r);
+
+/*
+ * Copies the store to dest, a directory that must not exist or be
+ * empty, as a new store with the same salt and settings.  Every live
+ * record is hard-linked (records are never changed in place, so a link
+ * is a consistent copy) or, across filesystems, copied and fsynced.
+ * The metadata file is published last, after everything else is
+ * durable, so an interrupted backup is never mistaken for a store.  fn
+ * (may be NULL) hears of each record copied (OKOF_ITEM_OK).  Returns 0,
+ * -EEXIST if dest is not empty, or an error.
+ */
+int okof_backup(okof_store *s, const char *dest, okof_item_fn fn, void *ctx);
+
 /* A key as returned by okof_list(). */
 struct okof_key {
 	char *key;

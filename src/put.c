@@ -17,8 +17,6 @@
 #include "record.h"
 #include "store.h"
 
-#define TMP_NAME_LEN (sizeof TMP_PREFIX - 1 + 16)
-
 /*
  * The temp file being written, for okof_signal_cleanup().  Only one put
  * runs at a time in a process that uses it (the command line).
@@ -35,13 +33,8 @@ okof_signal_cleanup(void)
 		unlinkat(fd, pending_name, 0);
 }
 
-/*
- * Creates a temp file in bfd, exclusively, mode 0600, locked.  The lock
- * tells gc the file is owned by a running write; a file gc removed
- * between our create and our lock has no links left, and we start over.
- */
-static int
-tmp_create(int bfd, char name[TMP_NAME_LEN + 1], int *lockfd)
+int
+store_tmp_create(int bfd, char name[TMP_NAME_LEN + 1], int *lockfd)
 {
 	unsigned char rnd[8];
 	struct stat st;
@@ -158,7 +151,7 @@ put_in_bucket(okof_store *s, int bfd, const struct rec_name *nm,
 	int fd = -1, lockfd = -1, rc, in_failed = 0, have_lock = 0;
 	const char *what = "";
 
-	fd = tmp_create(bfd, tmp, &lockfd);
+	fd = store_tmp_create(bfd, tmp, &lockfd);
 	if (fd < 0)
 		return store_fail(s, fd, nm->bucket, TMP_PREFIX "*",
 				  "cannot create temp file");

@@ -196,9 +196,8 @@ meta_read(okof_store *s)
 	return rc;
 }
 
-/* Does the directory hold anything but okof's own temp files? */
-static int
-dir_has_foreign(int dirfd)
+int
+store_dir_nonempty(int dirfd, int ignore_tmp)
 {
 	int fd = dup(dirfd);
 	DIR *d;
@@ -218,7 +217,8 @@ dir_has_foreign(int dirfd)
 	while ((e = readdir(d)) != NULL) {
 		const char *n = e->d_name;
 		if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 ||
-		    strncmp(n, TMP_PREFIX, strlen(TMP_PREFIX)) == 0)
+		    (ignore_tmp &&
+		     strncmp(n, TMP_PREFIX, strlen(TMP_PREFIX)) == 0))
 			continue;
 		found = 1;
 		break;
@@ -235,23 +235,15 @@ static int
 meta_create(okof_store *s, const struct okof_settings *st, int no_sync)
 {
 	unsigned char m[META_SIZE];
-	char tmp[sizeof TMP_PREFIX + 16 + 5];
-	unsigned char rnd[8];
-	int fd, rc;
+	char tmp[TMP_NAME_LEN + 1];
+	int fd, lockfd, rc;
 
 	randombytes_buf(s->salt, sizeof s->salt);
 	meta_encode(m, st, s->salt);
-	randombytes_buf(rnd, sizeof rnd);
-	memcpy(tmp, TMP_PREFIX "meta-", sizeof TMP_PREFIX + 4);
-	sodium_bin2hex(tmp + sizeof TMP_PREFIX + 4, 17, rnd, sizeof rnd);
-
-	fd = openat(s->dirfd, tmp,
-		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = store_tmp_create(s->dirfd, tmp, &lockfd);
 	if (fd < 0)
-		return -errno;
-	rc = fchmod(fd, 0600) != 0 ? -errno : 0;
-	if (rc == 0)
-		rc = io_write_all(fd, m, sizeof m);
+		return fd;
+	rc = io_write_all(fd, m, sizeof m);
 	if (rc == 0 && !no_sync)
 		rc = io_fsync(fd);
 	int crc = io_close(fd);
@@ -260,6 +252,7 @@ meta_create(okof_store *s, const struct okof_settings *st, int no_sync)
 	if (rc == 0 && linkat(s->dirfd, tmp, s->dirfd, META_NAME, 0) != 0)
 		rc = -errno;
 	unlinkat(s->dirfd, tmp, 0);
+	close(lockfd);
 	if (rc == -EEXIST)
 		return meta_read(s); /* another process created it first */
 	if (rc == 0) {
@@ -274,8 +267,8 @@ meta_create(okof_store *s, const struct okof_settings *st, int no_sync)
  * Makes every missing directory of path, each mode 0700 and durable in
  * its parent, like mkdir -p.  Returns 0 or -errno.
  */
-static int
-mkdir_parents(const char *path)
+int
+store_mkdir_parents(const char *path)
 {
 	char *p = strdup(path);
 	int at, rc = 0;
@@ -351,7 +344,7 @@ okof_open(okof_store **out, const char *dir, int flags,
 		return -ENOMEM;
 	s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->dirfd < 0 && errno == ENOENT && (flags & OKOF_CREATE)) {
-		rc = mkdir_parents(dir);
+		rc = store_mkdir_parents(dir);
 		if (rc < 0)
 			goto fail;
 		s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -368,7 +361,7 @@ okof_open(okof_store **out, const char *dir, int flags,
 	if (rc == -ENOENT) {
 		/* No metadata: an empty directory, one whose creation was
 		 * interrupted (only our temp files), or a stranger's. */
-		rc = dir_has_foreign(s->dirfd);
+		rc = store_dir_nonempty(s->dirfd, 1);
 		if (rc > 0 && meta_read(s) == 0)
 			rc = 0; /* created meanwhile by another process */
 		else if (rc > 0)

@@ -18,6 +18,7 @@
 #define BUCKET_HEX 2		/* fan-out: 256 directories "00".."ff" */
 #define NAME_HEX (2 * HASH_BYTES - BUCKET_HEX)
 #define TMP_PREFIX ".tmp-"	/* temp files, in the store and its buckets */
+#define TMP_NAME_LEN (sizeof TMP_PREFIX - 1 + 16)
 
 struct okof_store {
 	int dirfd;
@@ -42,6 +43,22 @@ int store_fail(okof_store *s, int rc, const char *bucket, const char *file,
 	       const char *detail);
 
 int64_t store_now_ns(void);
+
+/*
+ * Creates a temp file ".tmp-" + 16 random hex digits in bfd, exclusively,
+ * mode 0600, and locked: the lock tells gc that a running write owns it
+ * (a file that gc removed between our create and our lock has no links
+ * left, and we start over).  Returns the write fd; *lockfd is a
+ * duplicate that keeps the lock after the write fd is closed.
+ */
+int store_tmp_create(int bfd, char name[TMP_NAME_LEN + 1], int *lockfd);
+
+/* Does the directory hold entries (other than temp files, with
+ * ignore_tmp)?  1, 0 or -errno. */
+int store_dir_nonempty(int dirfd, int ignore_tmp);
+
+/* mkdir -p, each new directory mode 0700 and durable in its parent. */
+int store_mkdir_parents(const char *path);
 
 /* Opens (making it if needed) the bucket of nm; fd or error. */
 int store_open_bucket(okof_store *s, const struct rec_name *nm, int no_sync);

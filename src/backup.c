@@ -1,0 +1,237 @@
+/*
+ * backup.c - a consistent copy of a store as a new store: hard links
+ * where the filesystem allows, byte copies where it does not.
+ */
+#ifdef __linux__
+#define _GNU_SOURCE /* syncfs */
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "io.h"
+#include "record.h"
+#include "walk.h"
+
+struct backup {
+	okof_store *s;
+	int dst;		/* the new store's directory */
+	int dbfd[256];		/* its buckets, opened as needed */
+	okof_item_fn fn;
+	void *ctx;
+	int64_t now;
+	int copied;		/* some record was copied, not linked */
+	unsigned char buf[REC_FIXED + OKOF_KEY_MAX + 64 + 4];
+};
+
+/* Copies the file name in sb into bucket db under the same name,
+ * through a temp file: write, fsync, rename. */
+static int
+copy_file(struct backup *b, int sb, int db, const char *name)
+{
+	char tmp[TMP_NAME_LEN + 1], buf[65536];
+	int in, out, lockfd, rc = 0;
+	ssize_t n;
+
+	in = openat(sb, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (in < 0)
+		return errno == ENOENT ? 0 : -errno;
+	out = store_tmp_create(db, tmp, &lockfd);
+	if (out < 0) {
+		close(in);
+		return out;
+	}
+	while ((n = read(in, buf, sizeof buf)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			break;
+		}
+		if ((rc = io_write_all(out, buf, (size_t)n)) < 0)
+			break;
+	}
+	close(in);
+	if (rc == 0)
+		rc = io_fsync(out);
+	int crc = io_close(out);
+	if (rc == 0)
+		rc = crc;
+	if (rc == 0 && renameat(db, tmp, db, name) != 0)
+		rc = -errno;
+	if (rc < 0)
+		unlinkat(db, tmp, 0);
+	close(lockfd);
+	b->copied = 1;
+	return rc;
+}
+
+static int
+backup_one(void *ctx, int sb, const char *bucket, const char *name,
+	   enum walk_kind kind)
+{
+	struct backup *b = ctx;
+	struct rec_header h;
+	const char *detail = NULL;
+	struct stat st;
+	int fd, rc;
+
+	if (kind != WALK_RECORD)
+		return 0;
+	fd = openat(sb, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return errno == ENOENT ? 0
+				       : store_fail(b->s, -errno, bucket, name,
+						    "cannot open");
+	ssize_t n = fstat(fd, &st) == 0 ? io_read_full(fd, b->buf, sizeof b->buf)
+					: -errno;
+	close(fd);
+	if (n < 0)
+		return store_fail(b->s, (int)n, bucket, name, "cannot read");
+	if (rec_header_decode(b->buf, (size_t)n, &h, &detail, 0) <= 0)
+		return store_fail(b->s, OKOF_ECORRUPT, bucket, name,
+				  detail ? detail : "truncated header");
+	if (h.expires != 0 && h.expires <= b->now)
+		return 0; /* not live: left out */
+
+	int i = (int)strtol(bucket, NULL, 16) & 0xff;
+	if (b->dbfd[i] < 0) {
+		rc = io_mkdir_durable(b->dst, bucket, 0);
+		if (rc < 0)
+			return store_fail(b->s, rc, bucket, NULL,
+					  "cannot create directory in backup");
+		b->dbfd[i] = io_open_dir(b->dst, bucket);
+		if (b->dbfd[i] < 0)
+			return store_fail(b->s, b->dbfd[i], bucket, NULL,
+					  "cannot open directory in backup");
+	}
+	if (linkat(sb, name, b->dbfd[i], name, 0) == 0)
+		rc = 0;
+	else if (errno == ENOENT)
+		return 0; /* deleted meanwhile */
+	else if (errno == EXDEV || errno == EPERM || errno == EMLINK ||
+		 errno == ENOTSUP)
+		rc = copy_file(b, sb, b->dbfd[i], name);
+	else
+		rc = -errno;
+	if (rc < 0)
+		return store_fail(b->s, rc, bucket, name, "cannot copy");
+	if (b->fn) {
+		char path[64];
+		struct okof_item it = {.kind = OKOF_ITEM_OK, .path = path,
+				       .key = (const char *)h.key,
+				       .klen = h.key_len, .detail = "",
+				       .bytes = (uint64_t)st.st_size};
+		snprintf(path, sizeof path, "%s/%s", bucket, name);
+		return b->fn(b->ctx, &it);
+	}
+	return 0;
+}
+
+/* Opens dest, making it (durably) if needed; it must be empty. */
+static int
+open_dest(const char *dest)
+{
+	int fd, rc;
+
+	rc = store_mkdir_parents(dest);
+	if (rc < 0)
+		return rc;
+	fd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	rc = store_dir_nonempty(fd, 0);
+	if (rc == 0 && fchmod(fd, 0700) != 0)
+		rc = -errno;
+	if (rc != 0) {
+		close(fd);
+		return rc > 0 ? -EEXIST : rc;
+	}
+	return fd;
+}
+
+/* Publishes the copy's metadata: the source's, byte for byte. */
+static int
+copy_meta(okof_store *s, int dst)
+{
+	char tmp[TMP_NAME_LEN + 1];
+	unsigned char m[META_SIZE + 1];
+	int in, out, lockfd, rc;
+
+	in = openat(s->dirfd, META_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (in < 0)
+		return -errno;
+	ssize_t n = io_read_full(in, m, sizeof m);
+	close(in);
+	if (n < 0)
+		return (int)n;
+	if (n != META_SIZE)
+		return OKOF_ECORRUPT;
+	out = store_tmp_create(dst, tmp, &lockfd);
+	if (out < 0)
+		return out;
+	rc = io_write_all(out, m, META_SIZE);
+	if (rc == 0)
+		rc = io_fsync(out);
+	int crc = io_close(out);
+	if (rc == 0)
+		rc = crc;
+	if (rc == 0 && linkat(dst, tmp, dst, META_NAME, 0) != 0)
+		rc = -errno;
+	unlinkat(dst, tmp, 0);
+	close(lockfd);
+	if (rc == 0)
+		rc = io_fsync(dst);
+	return rc;
+}
+
+int
+okof_backup(okof_store *s, const char *dest, okof_item_fn fn, void *ctx)
+{
+	struct backup *b = calloc(1, sizeof *b);
+	int rc;
+
+	if (!b)
+		return -ENOMEM;
+	for (int i = 0; i < 256; i++)
+		b->dbfd[i] = -1;
+	b->s = s;
+	b->fn = fn;
+	b->ctx = ctx;
+	b->now = store_now_ns() / 1000000000;
+	b->dst = open_dest(dest);
+	if (b->dst < 0) {
+		rc = b->dst;
+		free(b);
+		return rc;
+	}
+	rc = store_walk(s, backup_one, b);
+	/* Linked records share the source's durable inodes, but the new
+	 * names are only durable once their directories are fsynced; copies
+	 * were fsynced one by one. */
+	for (int i = 0; i < 256 && rc == 0; i++)
+		if (b->dbfd[i] >= 0 && (rc = io_fsync(b->dbfd[i])) < 0)
+			store_fail(s, rc, NULL, NULL,
+				   "cannot fsync a directory of the backup");
+#ifdef __linux__
+	/* A record the source wrote with --no-sync may not be on disk. */
+	if (rc == 0 && syncfs(b->dst) != 0)
+		rc = store_fail(s, -errno, NULL, NULL, "cannot syncfs backup");
+#endif
+	if (rc == 0) {
+		rc = copy_meta(s, b->dst);
+		if (rc < 0)
+			store_fail(s, rc, META_NAME, NULL,
+				   "cannot write the backup's metadata");
+	}
+	for (int i = 0; i < 256; i++)
+		if (b->dbfd[i] >= 0)
+			close(b->dbfd[i]);
+	close(b->dst);
+	free(b);
+	return rc;
+}

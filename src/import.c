@@ -1,0 +1,219 @@
+/*
+ * import.c - many records published together: staged as temp files,
+ * made durable with one sync, then renamed into place.
+ */
+#ifdef __linux__
+#define _GNU_SOURCE /* syncfs */
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "io.h"
+#include "record.h"
+#include "store.h"
+
+/* A staged record: where it goes.  Its temp file's name is derived
+ * from the import's name and its index, so 100k records cost ~2 MB. */
+struct staged {
+	struct rec_name nm;
+};
+
+struct okof_import {
+	okof_store *s;
+	char name[TMP_NAME_LEN + 1]; /* the import's lock file, top dir */
+	int lockfd;
+	struct staged *v;
+	size_t n, cap;
+	int bfd[256];
+};
+
+static void
+child_name(const okof_import *im, size_t i, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s-%zx", im->name, i);
+}
+
+static int
+bucket_index(const char *bucket)
+{
+	unsigned v = 0;
+
+	sscanf(bucket, "%2x", &v);
+	return (int)(v & 0xff);
+}
+
+int
+okof_import_begin(okof_store *s, okof_import **out)
+{
+	okof_import *im = calloc(1, sizeof *im);
+	int fd;
+
+	*out = NULL;
+	if (!im)
+		return -ENOMEM;
+	im->s = s;
+	for (int i = 0; i < 256; i++)
+		im->bfd[i] = -1;
+	/* The lock file in the top directory owns every staged file:
+	 * gc leaves ".tmp-NAME-*" alone while ".tmp-NAME" is locked. */
+	fd = store_tmp_create(s->dirfd, im->name, &im->lockfd);
+	if (fd < 0) {
+		free(im);
+		return store_fail(s, fd, TMP_PREFIX "*", NULL,
+				  "cannot create temp file");
+	}
+	close(fd);
+	*out = im;
+	return 0;
+}
+
+int
+okof_import_add(okof_import *im, const char *key, size_t klen,
+		const void *val, size_t vlen, int64_t expires)
+{
+	okof_store *s = im->s;
+	struct rec_writer w;
+	struct rec_name nm;
+	char tmp[TMP_NAME_LEN + 24];
+	int fd, rc;
+
+	if (okof_check_key(key, klen) != 0)
+		return OKOF_EBADKEY;
+	if (im->n == im->cap) {
+		size_t cap = im->cap ? im->cap * 2 : 1024;
+		struct staged *v = realloc(im->v, cap * sizeof *v);
+		if (!v)
+			return -ENOMEM;
+		im->v = v;
+		im->cap = cap;
+	}
+	store_name(s, key, klen, &nm);
+	int b = bucket_index(nm.bucket);
+	if (im->bfd[b] < 0) {
+		rc = store_open_bucket(s, &nm, 0);
+		if (rc < 0)
+			return rc;
+		im->bfd[b] = rc;
+	}
+	child_name(im, im->n, tmp, sizeof tmp);
+	fd = openat(im->bfd[b], tmp,
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return store_fail(s, -errno, nm.bucket, tmp,
+				  "cannot create temp file");
+	rc = fchmod(fd, 0600) != 0 ? -errno : 0;
+	if (rc == 0)
+		rc = recw_init(&w, fd, key, klen,
+			       s->settings.compress_threshold, expires);
+	if (rc == 0) {
+		rc = recw_write(&w, val, vlen);
+		if (rc == 0)
+			rc = recw_finish(&w, store_now_ns());
+		recw_free(&w);
+	}
+#ifndef __linux__
+	/* Without syncfs() each file is made durable on its own. */
+	if (rc == 0)
+		rc = io_fsync(fd);
+#endif
+	int crc = io_close(fd);
+	if (rc == 0)
+		rc = crc;
+	if (rc < 0) {
+		unlinkat(im->bfd[b], tmp, 0);
+		return store_fail(s, rc, nm.bucket, tmp, "cannot write");
+	}
+	im->v[im->n++].nm = nm;
+	return 0;
+}
+
+/* Removes staged files from index from on, closes and frees im. */
+static void
+import_free(okof_import *im, size_t from)
+{
+	char tmp[TMP_NAME_LEN + 24];
+
+	for (size_t i = from; i < im->n; i++) {
+		int b = bucket_index(im->v[i].nm.bucket);
+		child_name(im, i, tmp, sizeof tmp);
+		unlinkat(im->bfd[b], tmp, 0);
+	}
+	for (int i = 0; i < 256; i++)
+		if (im->bfd[i] >= 0)
+			close(im->bfd[i]);
+	unlinkat(im->s->dirfd, im->name, 0);
+	close(im->lockfd);
+	free(im->v);
+	free(im);
+}
+
+void
+okof_import_abort(okof_import *im)
+{
+	if (im)
+		import_free(im, 0);
+}
+
+int
+okof_import_commit(okof_import *im)
+{
+	okof_store *s = im->s;
+	char tmp[TMP_NAME_LEN + 24];
+	unsigned char locked[32] = {0};
+	size_t i;
+	int rc = 0;
+
+#ifdef __linux__
+	/* One flush for every staged file: far cheaper than an fsync per
+	 * record, and checked like one (Linux reports writeback errors to
+	 * syncfs since 5.8). */
+	if (syncfs(s->dirfd) != 0) {
+		rc = store_fail(s, -errno, NULL, NULL, "cannot syncfs");
+		import_free(im, 0);
+		return rc;
+	}
+#endif
+	for (i = 0; i < im->n; i++) {
+		const struct rec_name *nm = &im->v[i].nm;
+		int b = bucket_index(nm->bucket);
+		if (!(locked[b / 8] & (1u << (b % 8)))) {
+			rc = io_flock(im->bfd[b], LOCK_SH);
+			if (rc < 0) {
+				store_fail(s, rc, nm->bucket, NULL,
+					   "cannot lock directory");
+				break;
+			}
+			locked[b / 8] |= (unsigned char)(1u << (b % 8));
+		}
+		child_name(im, i, tmp, sizeof tmp);
+		if (renameat(im->bfd[b], tmp, im->bfd[b], nm->file) != 0) {
+			rc = store_fail(s, -errno, nm->bucket, tmp,
+					"cannot rename");
+			break;
+		}
+	}
+	for (int b = 0; b < 256; b++)
+		if (locked[b / 8] & (1u << (b % 8)))
+			io_flock(im->bfd[b], LOCK_UN);
+	/* The renames done so far are made durable even after a failure. */
+	for (int b = 0; b < 256; b++) {
+		if (im->bfd[b] < 0)
+			continue;
+		if (io_fsync(im->bfd[b]) != 0 && rc == 0) {
+			char name[3];
+			snprintf(name, sizeof name, "%02x", b);
+			rc = store_fail(s, OKOF_EDIRSYNC, name, NULL,
+					"cannot fsync directory");
+		}
+	}
+	import_free(im, i);
+	return rc;
+}
