@@ -414,6 +414,160 @@ wait
 run get contended;		expect "$nproc x $per concurrent incr exact" 0 "$((nproc * per))"
 check "no concurrent incr failed" test ! -e "$T/incr_err"
 
+# --- export / import ---------------------------------------------------
+E="$T/exp"
+OKOF_DIR=$E "$OKOF" put plain hello
+printf 'a\0b\377\n' | OKOF_DIR=$E "$OKOF" put binval
+OKOF_DIR=$E "$OKOF" put $'bin\xffkey' v
+OKOF_DIR=$E "$OKOF" put $'esc"\\\n\t' $'quote"back\\slash\nnl\ttab\x01'
+OKOF_DIR=$E "$OKOF" put --ttl 1h withttl x
+OKOF_DIR=$E "$OKOF" put --ttl 1 soon x
+OKOF_DIR=$E "$OKOF" put emptyval ""
+OKOF_DIR=$E "$OKOF" put "é€𝄞" "ünïcödé"
+OKOF_DIR=$E "$OKOF" put big <"$T/big"
+seq 1 100000 | OKOF_DIR=$E "$OKOF" put bigtext
+sleep 2
+OKOF_DIR=$E run export;		expect "export" 0
+cp "$T/out" "$T/export1"
+check "export: one line per live record" test "$(wc -l <"$T/export1")" = 9
+check "export leaves out expired keys" test -z "$(grep '"key":"soon"' "$T/export1")"
+check "export: plain value" grep -qxF '{"key":"plain","value":"hello"}' "$T/export1"
+check "export: binary value as base64" grep -qF '{"key":"binval","value_base64":"YQBi/wo="}' "$T/export1"
+check "export: binary key as base64" grep -qxF '{"key_base64":"Ymlu/2tleQ==","value":"v"}' "$T/export1"
+check "export: expires" grep -Eq '^\{"key":"withttl","value":"x","expires":[0-9]+\}$' "$T/export1"
+check "export: escapes" grep -qF '"value":"quote\"back\\slash\nnl\ttab\u0001"' "$T/export1"
+check "export: UTF-8 as is" grep -qF '{"key":"é€𝄞","value":"ünïcödé"}' "$T/export1"
+if command -v python3 >/dev/null; then
+	check "export is valid JSON per line" python3 -c '
+import json,sys
+for l in open(sys.argv[1]): json.loads(l)' "$T/export1"
+fi
+E2="$T/imp"
+OKOF_DIR=$E2 runin "$T/export1" import; expect "import" 0 ""
+OKOF_DIR=$E2 run export
+expect_out "export | import round trip" "$T/export1"
+for k in plain binval big bigtext emptyval "é€𝄞"; do
+	OKOF_DIR=$E run get "$k"; cp "$T/out" "$T/v_a"
+	OKOF_DIR=$E2 run get "$k"
+	expect_out "round trip of '$k'" "$T/v_a"
+done
+OKOF_DIR=$E run stat withttl; grep expires "$T/out" >"$T/e1"
+OKOF_DIR=$E2 run stat withttl; grep expires "$T/out" >"$T/e2"
+check "round trip keeps the expiry" cmp -s "$T/e1" "$T/e2"
+# Malformed input anywhere: exit 2, line named, nothing stored.
+E3="$T/imp3"
+printf '{"key":"ok1","value":"1"}\n{"key":"ok2","value":"2"}\n{"key":"bad" "value":"3"}\n' >"$T/bad1"
+printf '{"key":"ok1","value":"1"}\n{"value":"no key"}\n' >"$T/bad2"
+printf '{"key":"ok1","value":"1"}\n["array"]\n' >"$T/bad3"
+printf '{"key":"ok1","value":"1"}\n{"key":"k","value_base64":"!!!"}\n' >"$T/bad4"
+printf '{"key":"ok1","value":"1"}\n{"key":"","value":"v"}\n' >"$T/bad5"
+printf '{"key":"ok1","value":"1"}\n{"key":"a\\u0000b","value":"v"}\n' >"$T/bad6"
+printf '{"key":"ok1","value":"1"}\n{"key":"k","value":"v","expires":"soon"}\n' >"$T/bad7"
+printf '{"key":"ok1","value":"1"}\n{"key":"k","value":"v","extra":1}\n' >"$T/bad8"
+printf '{"key":"ok1","value":"1"}\n{"key":"k","key":"j","value":"v"}\n' >"$T/bad9"
+printf '{"key":"ok1","value":"1"}\n{"key":"k","value":"v"' >"$T/bad10"
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	line=2; [ $i = 1 ] && line=3
+	OKOF_DIR=$E3 runin "$T/bad$i" import; expect "malformed import $i" 2 ""
+	err_has "malformed import $i names line $line" "line $line"
+	OKOF_DIR=$E3 run list; expect "malformed import $i stored nothing" 0 ""
+done
+check "malformed imports left no temp files" test -z "$(find "$E3" -name '.tmp-*')"
+printf '\n{"key":"k","value":"v"}\n\n' >"$T/blank"
+OKOF_DIR=$E3 runin "$T/blank" import; expect "blank lines allowed" 0 ""
+OKOF_DIR=$E3 run get k;		expect "import after blank lines" 0 "v"
+run -d "$T/nostore" export;	expect "export of no store" 0 ""
+
+# --- verify / gc ---------------------------------------------------------
+V="$T/ver"
+for i in 1 2 3 4 5; do OKOF_DIR=$V "$OKOF" put "key$i" "value number $i"; done
+OKOF_DIR=$V run verify;		expect "verify clean store" 0 ""
+OKOF_DIR=$V run verify -q;	expect "verify -q clean" 0 ""
+f1=$(ls "$V"/*/* | sed -n 1p); f2=$(ls "$V"/*/* | sed -n 2p)
+k1=$(OKOF_DIR=$V "$OKOF" list | while read -r k; do OKOF_DIR=$V "$OKOF" stat "$k" >/dev/null; done; echo)
+printf 'X' | dd of="$f1" bs=1 seek=$(($(stat -c %s "$f1") - 2)) conv=notrunc 2>/dev/null
+truncate -s 40 "$f2"
+bucket=$(dirname "$f1")
+: >"$bucket/.tmp-00112233aabbccdd"
+chmod 600 "$bucket/.tmp-00112233aabbccdd"
+OKOF_DIR=$V run verify;		check "verify damaged store: exit 3" test $st = 3
+check "verify names the flipped record" grep -qF "$f1" "$T/out"
+check "verify names its key" grep -q "(key 'key" "$T/out"
+check "verify names the truncated record" grep -qF "$f2" "$T/out"
+check "verify names the temp file" grep -qF ".tmp-00112233aabbccdd" "$T/out"
+check "verify: one line each" test "$(wc -l <"$T/out")" = 3
+check "verify: nothing on stderr" test ! -s "$T/err"
+OKOF_DIR=$V run verify -q;	check "verify -q prints nothing, exit 3" test $st = 3 -a ! -s "$T/out"
+rm "$f1" "$f2"
+OKOF_DIR=$V run verify;		expect "a temp file alone is not damage" 0
+check "temp file still reported" grep -q '^temp ' "$T/out"
+OKOF_DIR=$V "$OKOF" put --ttl 1 dying x
+sleep 2
+OKOF_DIR=$V run gc -v;		expect "gc -v" 0
+check "gc removed the temp file" test ! -e "$bucket/.tmp-00112233aabbccdd"
+check "gc says what it removed" test "$(grep -c '^removed ' "$T/out")" = 2
+OKOF_DIR=$V run has dying;	expect "expired key gone" 1
+OKOF_DIR=$V run gc;		expect "gc again: nothing to do" 0 ""
+OKOF_DIR=$V run verify;		expect "verify after gc" 0 ""
+# A temp file whose writer still runs is never removed.
+mkfifo "$T/fifo"
+OKOF_DIR=$V "$OKOF" put slow <"$T/fifo" &
+slowpid=$!
+exec 7>"$T/fifo"
+printf 'partial' >&7
+sleep 0.3
+check "running put has a temp file" test -n "$(find "$V" -name '.tmp-*')"
+OKOF_DIR=$V run gc;		expect "gc while a put runs" 0
+check "gc left the running put's temp file" test -n "$(find "$V" -name '.tmp-*')"
+printf ' done' >&7
+exec 7>&-
+wait $slowpid
+OKOF_DIR=$V run get slow;	expect "the put finished after gc" 0 "partial done"
+run -d "$T/nostore" verify;	expect "verify of no store" 0 ""
+run -d "$T/nostore" gc;		expect "gc of no store" 0 ""
+
+# --- backup --------------------------------------------------------------
+B="$T/bk"
+OKOF_DIR=$E run backup "$B";	expect "backup" 0 ""
+OKOF_DIR=$B run export
+expect_out "backup holds every live record" "$T/export1"
+OKOF_DIR=$B run verify;		expect "backup verifies" 0 ""
+check "backup dir 0700" test "$(stat -c %a "$B")" = 700
+OKOF_DIR=$E run backup "$B";	expect "backup onto a non-empty dir" 3
+OKOF_DIR=$E "$OKOF" put plain changed
+OKOF_DIR=$B run get plain;	expect "backup is a copy, not a view" 0 "hello"
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+	B2=$(mktemp -d /dev/shm/okof-bk.XXXXXX); rmdir "$B2"
+	OKOF_DIR=$E run backup "$B2"; expect "backup across filesystems" 0 ""
+	OKOF_DIR=$B2 run get big; expect_out "cross-fs backup value" "$T/big"
+	rm -rf "$B2"
+fi
+run -d "$T/nostore" backup "$T/bk3"; expect "backup of no store" 3
+# Backup while a writer runs: every value read back whole.
+W="$T/bkw"
+OKOF_DIR=$W "$OKOF" put hot <"$T/val_a"
+( for i in $(seq 1 60); do for c in a b c d; do OKOF_DIR=$W "$OKOF" put hot <"$T/val_$c"; done; done ) &
+wpid=$!
+bk_bad=0
+for i in 1 2 3 4 5; do
+	OKOF_DIR=$W "$OKOF" backup "$T/bkw$i" || bk_bad=1
+	OKOF_DIR=$T/bkw$i "$OKOF" get hot >"$T/bkv" || bk_bad=1
+	cmp -s "$T/bkv" "$T/val_a" || cmp -s "$T/bkv" "$T/val_b" ||
+	cmp -s "$T/bkv" "$T/val_c" || cmp -s "$T/bkv" "$T/val_d" || bk_bad=1
+done
+wait $wpid
+check "backups during writes hold whole values" test $bk_bad = 0
+
+# --- completion ------------------------------------------------------------
+run completion bash;		expect "completion bash" 0
+check "bash script parses" bash -n "$T/out"
+check "bash script completes commands" grep -q 'complete -F _okof okof' "$T/out"
+run completion zsh;		expect "completion zsh" 0
+check "zsh script starts with #compdef" grep -q '^#compdef okof' "$T/out"
+if command -v zsh >/dev/null; then check "zsh script parses" zsh -n "$T/out"; fi
+run completion fish;		expect "completion of another shell" 2
+run completion;			expect "completion without a shell" 2
+
 # --- kill -9 while streaming --------------------------------------------
 K="$T/kill"
 head -c 4000000 /dev/urandom >"$T/old"
