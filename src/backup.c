@@ -24,14 +24,13 @@ struct backup {
 	okof_item_fn fn;
 	void *ctx;
 	int64_t now;
-	int copied;		/* some record was copied, not linked */
-	unsigned char buf[REC_FIXED + OKOF_KEY_MAX + 64 + 4];
+	struct store_peek pk;
 };
 
 /* Copies the file name in sb into bucket db under the same name,
  * through a temp file: write, fsync, rename. */
 static int
-copy_file(struct backup *b, int sb, int db, const char *name)
+copy_file(int sb, int db, const char *name)
 {
 	char tmp[TMP_NAME_LEN + 1], buf[65536];
 	int in, out, lockfd, rc = 0;
@@ -66,7 +65,6 @@ copy_file(struct backup *b, int sb, int db, const char *name)
 	if (rc < 0)
 		unlinkat(db, tmp, 0);
 	close(lockfd);
-	b->copied = 1;
 	return rc;
 }
 
@@ -75,27 +73,15 @@ backup_one(void *ctx, int sb, const char *bucket, const char *name,
 	   enum walk_kind kind)
 {
 	struct backup *b = ctx;
-	struct rec_header h;
-	const char *detail = NULL;
-	struct stat st;
-	int fd, rc;
+	const struct rec_header *h = &b->pk.h;
+	int rc;
 
 	if (kind != WALK_RECORD)
 		return 0;
-	fd = openat(sb, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return errno == ENOENT ? 0
-				       : store_fail(b->s, -errno, bucket, name,
-						    "cannot open");
-	ssize_t n = fstat(fd, &st) == 0 ? io_read_full(fd, b->buf, sizeof b->buf)
-					: -errno;
-	close(fd);
-	if (n < 0)
-		return store_fail(b->s, (int)n, bucket, name, "cannot read");
-	if (rec_header_decode(b->buf, (size_t)n, &h, &detail, 0) <= 0)
-		return store_fail(b->s, OKOF_ECORRUPT, bucket, name,
-				  detail ? detail : "truncated header");
-	if (h.expires != 0 && h.expires <= b->now)
+	rc = store_peek(b->s, sb, bucket, name, &b->pk);
+	if (rc != 0)
+		return rc == 1 ? 0 : rc; /* a bad record stops the backup */
+	if (h->expires != 0 && h->expires <= b->now)
 		return 0; /* not live: left out */
 
 	int i = (int)strtol(bucket, NULL, 16) & 0xff;
@@ -115,7 +101,7 @@ backup_one(void *ctx, int sb, const char *bucket, const char *name,
 		return 0; /* deleted meanwhile */
 	else if (errno == EXDEV || errno == EPERM || errno == EMLINK ||
 		 errno == ENOTSUP)
-		rc = copy_file(b, sb, b->dbfd[i], name);
+		rc = copy_file(sb, b->dbfd[i], name);
 	else
 		rc = -errno;
 	if (rc < 0)
@@ -123,9 +109,9 @@ backup_one(void *ctx, int sb, const char *bucket, const char *name,
 	if (b->fn) {
 		char path[64];
 		struct okof_item it = {.kind = OKOF_ITEM_OK, .path = path,
-				       .key = (const char *)h.key,
-				       .klen = h.key_len, .detail = "",
-				       .bytes = (uint64_t)st.st_size};
+				       .key = (const char *)h->key,
+				       .klen = h->key_len, .detail = "",
+				       .bytes = b->pk.file_size};
 		snprintf(path, sizeof path, "%s/%s", bucket, name);
 		return b->fn(b->ctx, &it);
 	}

@@ -129,7 +129,8 @@ visit_tmp(struct walk_ctx *w, int bfd, const char *bucket, const char *name)
 /* Reads the whole record; returns 0, OKOF_ECORRUPT (r->detail) or -errno. */
 static int
 check_record(okof_store *s, int fd, struct stat *st, struct rec_reader *r,
-	     const char *bucket, const char *name, int full)
+	     struct rec_crypto *cr, const char *bucket, const char *name,
+	     int full)
 {
 	struct rec_name nm;
 	const void *p;
@@ -142,7 +143,10 @@ check_record(okof_store *s, int fd, struct stat *st, struct rec_reader *r,
 		r->detail = "not a regular file";
 		return OKOF_ECORRUPT;
 	}
-	rc = recr_open(r, fd, (uint64_t)st->st_size, 0);
+	snprintf(nm.bucket, sizeof nm.bucket, "%s", bucket);
+	snprintf(nm.file, sizeof nm.file, "%s", name);
+	rc = recr_open(r, fd, (uint64_t)st->st_size, 0,
+		       store_crypto(s, &nm, cr));
 	if (rc < 0)
 		return rc;
 	store_name(s, (const char *)r->h.key, r->h.key_len, &nm);
@@ -150,10 +154,9 @@ check_record(okof_store *s, int fd, struct stat *st, struct rec_reader *r,
 		r->detail = "record holds another key";
 		return OKOF_ECORRUPT;
 	}
-	if (!full)
-		return 0;
-	while ((rc = recr_next(r, &p, &n)) > 0)
-		;
+	if (full)
+		while ((rc = recr_next(r, &p, &n)) > 0)
+			;
 	return rc;
 }
 
@@ -162,6 +165,7 @@ visit_record(struct walk_ctx *w, int bfd, const char *bucket,
 	     const char *name)
 {
 	struct rec_reader r = {0};
+	struct rec_crypto cr; /* r points at it */
 	struct stat st = {0};
 	int fd, rc, locked = 0;
 
@@ -187,7 +191,7 @@ visit_record(struct walk_ctx *w, int bfd, const char *bucket,
 		}
 		goto out;
 	}
-	rc = check_record(w->s, fd, &st, &r, bucket, name, !w->gc);
+	rc = check_record(w->s, fd, &st, &r, &cr, bucket, name, !w->gc);
 	const struct rec_header *h = r.h.key ? &r.h : NULL;
 	if (rc == OKOF_ECORRUPT) {
 		/* gc leaves damage alone: that is for a person to see. */

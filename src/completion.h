@@ -3,8 +3,8 @@
 #define OKOF_COMPLETION_H
 
 #define OKOF_COMMANDS \
-	"backup completion del export gc get has import incr init list put " \
-	"stat verify"
+	"backup completion del export gc get has import incr init keygen list " \
+	"put stat verify"
 
 /* The script for shell ("bash", "zsh"), or NULL for another shell. */
 const char *completion_script(const char *shell);

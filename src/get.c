@@ -17,6 +17,7 @@
 struct okof_reader {
 	okof_store *s;
 	struct rec_name nm;
+	struct rec_crypto cr;
 	struct rec_reader rr;
 	struct okof_info info;
 	int fd;
@@ -81,7 +82,8 @@ okof_get_open(okof_store *s, const char *key, size_t klen, okof_reader **out)
 	if (rc < 0)
 		goto fail;
 	r->fd = rc;
-	rc = recr_open(&r->rr, r->fd, (uint64_t)st.st_size, 0);
+	rc = recr_open(&r->rr, r->fd, (uint64_t)st.st_size, 0,
+		       store_crypto(s, &r->nm, &r->cr));
 	if (rc < 0) {
 		store_fail(s, rc, r->nm.bucket, r->nm.file,
 			   rc == OKOF_ECORRUPT ? r->rr.detail : "cannot read");
@@ -120,7 +122,8 @@ okof_get_rewind(okof_reader *r)
 				  "cannot seek");
 	uint64_t size = r->rr.file_size;
 	recr_free(&r->rr);
-	rc = recr_open(&r->rr, r->fd, size, 0);
+	rc = recr_open(&r->rr, r->fd, size, 0,
+		       store_crypto(r->s, &r->nm, &r->cr));
 	if (rc < 0)
 		store_fail(r->s, rc, r->nm.bucket, r->nm.file,
 			   rc == OKOF_ECORRUPT ? r->rr.detail : "cannot read");

@@ -109,10 +109,12 @@ okof_import_add(okof_import *im, const char *key, size_t klen,
 	if (fd < 0)
 		return store_fail(s, -errno, nm.bucket, tmp,
 				  "cannot create temp file");
+	struct rec_crypto cr;
 	rc = fchmod(fd, 0600) != 0 ? -errno : 0;
 	if (rc == 0)
 		rc = recw_init(&w, fd, key, klen,
-			       s->settings.compress_threshold, expires);
+			       s->settings.compress_threshold, expires,
+			       store_crypto(s, &nm, &cr));
 	if (rc == 0) {
 		rc = recw_write(&w, val, vlen);
 		if (rc == 0)

@@ -4,6 +4,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,8 +21,69 @@ struct list_ctx {
 	struct okof_keys *out;
 	size_t cap;
 	int64_t now;
-	unsigned char buf[REC_FIXED + OKOF_KEY_MAX + 64 + 4];
+	struct store_peek pk;
 };
+
+int
+store_peek(okof_store *s, int bfd, const char *bucket, const char *name,
+	   struct store_peek *pk)
+{
+	const char *detail = NULL;
+	struct rec_name nm;
+	struct stat st;
+	ssize_t n, hl;
+	int fd;
+
+	do
+		fd = openat(bfd, name,
+			    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		return errno == ENOENT ? 1 /* deleted meanwhile */
+				       : store_fail(s, -errno, bucket, name,
+						    "cannot open");
+	n = fstat(fd, &st) == 0 ? io_read_full(fd, pk->buf, sizeof pk->buf)
+				: -errno;
+	close(fd);
+	if (n < 0)
+		return store_fail(s, (int)n, bucket, name, "cannot read");
+	if (!S_ISREG(st.st_mode))
+		return store_fail(s, OKOF_ECORRUPT, bucket, name,
+				  "not a regular file");
+	hl = rec_header_decode(pk->buf, (size_t)n, &pk->h, &detail, 0);
+	if (hl <= 0)
+		return store_fail(s, OKOF_ECORRUPT, bucket, name,
+				  detail ? detail : "truncated header");
+	pk->file_size = (uint64_t)st.st_size;
+	snprintf(nm.bucket, sizeof nm.bucket, "%s", bucket);
+	snprintf(nm.file, sizeof nm.file, "%s", name);
+	struct rec_crypto cr;
+	const struct rec_crypto *c = store_crypto(s, &nm, &cr);
+	if (!c != !(pk->h.flags & REC_F_ENCRYPTED))
+		return store_fail(s, OKOF_ECORRUPT, bucket, name,
+				  c ? "record is not encrypted"
+				    : "record is encrypted");
+	if (c) {
+		/* Authenticates the key and the expiry with it. */
+		crypto_secretstream_xchacha20poly1305_state ss;
+		int rc = rec_unseal_key(&pk->h, c, &ss, pk->key);
+		sodium_memzero(&ss, sizeof ss);
+		if (rc < 0)
+			return store_fail(s, rc, bucket, name,
+					  "authentication failed (key)");
+		pk->h.key_len -= REC_ABYTES;
+	} else {
+		memcpy(pk->key, pk->h.key, pk->h.key_len);
+	}
+	pk->h.key = pk->key;
+	/* A record must sit where its key hashes to, or get cannot find it. */
+	struct rec_name want;
+	store_name(s, (const char *)pk->key, pk->h.key_len, &want);
+	if (strcmp(want.bucket, bucket) != 0 || strcmp(want.file, name) != 0)
+		return store_fail(s, OKOF_ECORRUPT, bucket, name,
+				  "record holds another key");
+	return 0;
+}
 
 static int
 add_key(struct list_ctx *c, const struct rec_header *h)
@@ -54,53 +117,23 @@ list_one(void *ctx, int bfd, const char *bucket, const char *name,
 	 enum walk_kind kind)
 {
 	struct list_ctx *c = ctx;
-	struct rec_header h;
-	struct rec_name nm;
-	const char *detail = NULL;
-	ssize_t n, hl;
-	int fd;
+	const struct rec_header *h = &c->pk.h;
+	int rc;
 
 	if (kind != WALK_RECORD)
 		return 0;
-	do
-		fd = openat(bfd, name,
-			    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	while (fd < 0 && errno == EINTR);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 0; /* deleted meanwhile */
-		int err = errno;
-		store_fail(c->s, -err, bucket, name, "cannot open");
-		c->out->bad++;
+	rc = store_peek(c->s, bfd, bucket, name, &c->pk);
+	if (rc == 1)
+		return 0;
+	if (rc < 0) {
+		c->out->bad++; /* named by okof_errpath() */
 		return 0;
 	}
-	n = io_read_full(fd, c->buf, sizeof c->buf);
-	close(fd);
-	if (n < 0) {
-		store_fail(c->s, (int)n, bucket, name, "cannot read");
-		c->out->bad++;
+	if (h->expires != 0 && h->expires <= c->now)
 		return 0;
-	}
-	hl = rec_header_decode(c->buf, (size_t)n, &h, &detail, 0);
-	if (hl <= 0) {
-		store_fail(c->s, OKOF_ECORRUPT, bucket, name,
-			   detail ? detail : "truncated header");
-		c->out->bad++;
+	if (h->key_len < c->plen || memcmp(h->key, c->prefix, c->plen) != 0)
 		return 0;
-	}
-	/* A record must sit where its key hashes to, or get cannot find it. */
-	store_name(c->s, (const char *)h.key, h.key_len, &nm);
-	if (strcmp(nm.bucket, bucket) != 0 || strcmp(nm.file, name) != 0) {
-		store_fail(c->s, OKOF_ECORRUPT, bucket, name,
-			   "record holds another key");
-		c->out->bad++;
-		return 0;
-	}
-	if (h.expires != 0 && h.expires <= c->now)
-		return 0;
-	if (h.key_len < c->plen || memcmp(h.key, c->prefix, c->plen) != 0)
-		return 0;
-	return add_key(c, &h);
+	return add_key(c, h);
 }
 
 static int

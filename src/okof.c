@@ -12,11 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "cli.h"
 #include "completion.h"
 #include "jsonl.h"
+#include "io.h"
 #include "okof.h"
 
 #define EX_OK 0
@@ -41,11 +45,13 @@ static const char usage_text[] =
 	"  verify [-q]       check every record; list bad ones\n"
 	"  backup DEST       a consistent copy of the store as a new store\n"
 	"  gc [-v]           remove expired records and abandoned temp files\n"
-	"  init [--compress-threshold BYTES]\n"
+	"  init [--encrypt] [--compress-threshold BYTES]\n"
 	"                    create the store now\n"
+	"  keygen FILE       write a new random secret key to FILE\n"
 	"  completion SHELL  print a completion script for bash or zsh\n"
 	"\n"
-	"global options: -d, --dir DIR; -h, --help; -V, --version\n"
+	"global options: -d, --dir DIR; -k, --key-file FILE; -h, --help;\n"
+	"                -V, --version\n"
 	"store: -d, else $OKOF_DIR, else $XDG_DATA_HOME/okof, "
 	"else ~/.local/share/okof\n"
 	"exit: 0 ok, 1 absent, 2 usage, 3 failure; see okof(1)\n";
@@ -66,11 +72,13 @@ enum {
 	O_THRESHOLD,
 	O_QUIET,
 	O_VERBOSE,
+	O_ENCRYPT,
 	O_COUNT
 };
 
 static const struct cli_opt global_opts[] = {
 	{"dir", 'd', 1, O_DIR},
+	{"key-file", 'k', 1, O_KEYFILE},
 	{"help", 'h', 0, O_HELP},
 	{"version", 'V', 0, O_VERSION},
 	{NULL, 0, 0, 0},
@@ -84,7 +92,9 @@ struct cmd {
 	const char *args;	/* operand synopsis, for messages */
 };
 
-static const char *prog_dir; /* from -d, for every command */
+static const char *prog_dir;	/* from -d, for every command */
+static const char *prog_keyfile; /* from -k */
+static unsigned char *secret;	/* sodium_malloc'd; wiped at exit */
 
 static void
 msg(const char *fmt, ...)
@@ -153,6 +163,109 @@ report(struct cli *c, okof_store *s, const char *verb, const char *key,
 	return EX_FAIL;
 }
 
+/*
+ * Reads the secret from the key file named by -k or $OKOF_KEY_FILE:
+ * exactly OKOF_SECRET_BYTES, a regular file of ours that no one else
+ * can read.  Returns 0 (secret stays NULL without a key file) or exit 3.
+ */
+static int
+load_secret(void)
+{
+	const char *path = prog_keyfile;
+	struct stat st;
+	int fd;
+
+	if (!path) {
+		path = getenv("OKOF_KEY_FILE");
+		if (!path || !*path)
+			return 0;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		msg("cannot read key file '%s': %s", path, strerror(errno));
+		return EX_FAIL;
+	}
+	const char *bad = NULL;
+	if (fstat(fd, &st) != 0)
+		bad = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		bad = "not a regular file";
+	else if (st.st_uid != geteuid())
+		bad = "owned by another user";
+	else if (st.st_mode & 077)
+		bad = "readable or writable by others (chmod 600 it)";
+	else if (st.st_size != OKOF_SECRET_BYTES)
+		bad = "wrong size (a key file is 32 bytes; make one with "
+		      "'okof keygen FILE')";
+	if (!bad) {
+		secret = sodium_malloc(OKOF_SECRET_BYTES + 1);
+		if (!secret)
+			bad = "out of memory";
+	}
+	if (!bad) {
+		ssize_t n = read(fd, secret, OKOF_SECRET_BYTES + 1);
+		if (n != OKOF_SECRET_BYTES)
+			bad = n < 0 ? strerror(errno) : "short read";
+	}
+	close(fd);
+	if (bad) {
+		msg("bad key file '%s': %s", path, bad);
+		return EX_FAIL;
+	}
+	return 0;
+}
+
+static int
+cmd_keygen(struct cli *c)
+{
+	const char *path = c->args[0];
+	unsigned char *k = sodium_malloc(OKOF_SECRET_BYTES);
+	int fd, rc = 0;
+
+	if (!k) {
+		msg("out of memory");
+		return EX_FAIL;
+	}
+	randombytes_buf(k, OKOF_SECRET_BYTES);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  0600);
+	if (fd < 0) {
+		msg("cannot create key file '%s': %s%s", path, strerror(errno),
+		    errno == EEXIST ? " (not overwritten)" : "");
+		sodium_free(k);
+		return EX_FAIL;
+	}
+	const char *what = "write";
+	if (fchmod(fd, 0600) != 0)
+		rc = -errno, what = "chmod";
+	if (rc == 0 && (rc = io_write_all(fd, k, OKOF_SECRET_BYTES)) == 0 &&
+	    fsync(fd) != 0)
+		rc = -errno, what = "fsync";
+	sodium_free(k);
+	if (close(fd) != 0 && rc == 0)
+		rc = -errno, what = "close";
+	if (rc == 0) {
+		/* The new name, durable in its directory. */
+		char *dir = strdup(path);
+		char *slash = dir ? strrchr(dir, '/') : NULL;
+		const char *d = !dir ? "." : !slash ? "." : slash == dir ? "/" : dir;
+		if (slash && slash != dir)
+			*slash = '\0';
+		int dfd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0 || fsync(dfd) != 0)
+			rc = -errno, what = "fsync the directory of";
+		if (dfd >= 0)
+			close(dfd);
+		free(dir);
+	}
+	if (rc < 0) {
+		msg("cannot %s key file '%s': %s", what, path, strerror(-rc));
+		unlink(path);
+		return EX_FAIL;
+	}
+	return EX_OK;
+}
+
 /* Where the store is: -d, $OKOF_DIR, $XDG_DATA_HOME/okof, ~/.local/share/okof. */
 static int
 locate_store(struct cli *c)
@@ -199,13 +312,15 @@ static int
 open_store(struct cli *c, okof_store **s, int flags,
 	   const struct okof_settings *st)
 {
-	int rc = okof_open(s, c->dir, flags, st);
+	int rc = okof_open(s, c->dir, flags, st, secret);
 
 	if (rc == OKOF_ENOSTORE && !(flags & OKOF_CREATE))
 		return 0;
 	if (rc == 0)
 		return 0;
-	if (rc == OKOF_ECORRUPT)
+	if (rc == OKOF_ENEEDSECRET || rc == OKOF_EBADSECRET)
+		msg("cannot open store '%s': %s", c->dir, okof_strerror(rc));
+	else if (rc == OKOF_ECORRUPT)
 		msg("cannot open store '%s': metadata is corrupt (%s/meta)",
 		    c->dir, c->dir);
 	else
@@ -303,8 +418,30 @@ cmd_put(struct cli *c)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		po.expires = (int64_t)ts.tv_sec + ttl + (ts.tv_nsec > 0);
 	}
+	if (c->nargs == 2 && secret) {
+		/* Secrets never pass through argv, where other users can
+		 * read them: on an encrypted store (or one a secret would
+		 * create) the value comes from standard input. */
+		rc = okof_open(&s, c->dir, 0, NULL, secret);
+		int enc = rc == OKOF_ENOSTORE || (rc == 0 && okof_encrypted(s));
+		okof_close(s);
+		s = NULL;
+		if (enc) {
+			msg("cannot put %s: on an encrypted store the value "
+			    "must come from standard input, not argv",
+			    show_key(key, klen));
+			return EX_USAGE;
+		}
+	}
 	if ((rc = open_store(c, &s, OKOF_CREATE, NULL)) != 0)
 		return rc;
+	if (c->nargs == 2 && okof_encrypted(s)) {
+		msg("cannot put %s: on an encrypted store the value must come "
+		    "from standard input, not argv",
+		    show_key(key, klen));
+		okof_close(s);
+		return EX_USAGE;
+	}
 	if (c->nargs == 2)
 		rc = okof_put(s, key, klen, c->args[1], strlen(c->args[1]),
 			      &po);
@@ -940,16 +1077,27 @@ cmd_init(struct cli *c)
 		}
 		flags |= OKOF_INIT;
 	}
-	rc = okof_open(&s, c->dir, flags, &st);
+	if (c->set[O_ENCRYPT]) {
+		if (!secret) {
+			msg("cannot init store '%s': --encrypt needs a secret: "
+			    "give -k/--key-file or OKOF_KEY_FILE",
+			    c->dir);
+			return EX_FAIL;
+		}
+		st.encrypt = 1;
+		flags |= OKOF_INIT;
+	}
+	rc = okof_open(&s, c->dir, flags, &st, secret);
 	if (rc == OKOF_ESETTINGS) {
 		struct okof_settings have;
 		okof_store *t = NULL;
-		if (okof_open(&t, c->dir, 0, NULL) == 0) {
+		if (okof_open(&t, c->dir, 0, NULL, secret) == 0) {
 			okof_get_settings(t, &have);
 			okof_close(t);
-			msg("cannot init store '%s': it exists with "
+			msg("cannot init store '%s': it exists%s with "
 			    "--compress-threshold %" PRIu32,
-			    c->dir, have.compress_threshold);
+			    c->dir, have.encrypt ? ", encrypted," : ", plain,",
+			    have.compress_threshold);
 			return EX_FAIL;
 		}
 	}
@@ -983,6 +1131,7 @@ static const struct cli_opt stat_opts[] = {
 };
 static const struct cli_opt init_opts[] = {
 	{"compress-threshold", 0, 1, O_THRESHOLD},
+	{"encrypt", 0, 0, O_ENCRYPT},
 	{NULL, 0, 0, 0},
 };
 static const struct cli_opt verify_opts[] = {
@@ -1012,6 +1161,7 @@ static const struct cmd commands[] = {
 	{"import", cmd_import, no_opts, 0, 0, ""},
 	{"incr", cmd_incr, nosync_opts, 1, 2, "KEY [DELTA]"},
 	{"init", cmd_init, init_opts, 0, 0, ""},
+	{"keygen", cmd_keygen, no_opts, 1, 1, "FILE"},
 	{"list", cmd_list, list_opts, 0, 1, "[PREFIX]"},
 	{"put", cmd_put, put_opts, 1, 2, "KEY [VALUE]"},
 	{"stat", cmd_stat, stat_opts, 1, 1, "KEY"},
@@ -1068,6 +1218,7 @@ main(int argc, char **argv)
 		return EX_USAGE;
 	int i = g.next + 1;
 	prog_dir = g.val[O_DIR];
+	prog_keyfile = g.val[O_KEYFILE];
 	int help = g.set[O_HELP], version = g.set[O_VERSION];
 	cli_free(&g);
 	if (help) {
@@ -1108,9 +1259,18 @@ main(int argc, char **argv)
 	if (c.set[O_DIR]) {
 		if (prog_dir) {
 			msg("option '--dir' given twice");
+			cli_free(&c);
 			return EX_USAGE;
 		}
 		prog_dir = c.val[O_DIR];
+	}
+	if (c.set[O_KEYFILE]) {
+		if (prog_keyfile) {
+			msg("option '--key-file' given twice");
+			cli_free(&c);
+			return EX_USAGE;
+		}
+		prog_keyfile = c.val[O_KEYFILE];
 	}
 	if (c.nargs < cmd->min_args ||
 	    (cmd->max_args >= 0 && c.nargs > cmd->max_args)) {
@@ -1119,9 +1279,19 @@ main(int argc, char **argv)
 		cli_free(&c);
 		return EX_USAGE;
 	}
-	rc = cmd->run == cmd_completion ? 0 : locate_store(&c);
+	if (sodium_init() < 0) {
+		msg("cannot initialise libsodium");
+		cli_free(&c);
+		return EX_FAIL;
+	}
+	int needs_store = cmd->run != cmd_completion && cmd->run != cmd_keygen;
+	rc = needs_store ? load_secret() : 0;
+	if (rc == 0 && needs_store)
+		rc = locate_store(&c);
 	if (rc == 0)
 		rc = cmd->run(&c);
+	sodium_free(secret); /* wipes */
+	secret = NULL;
 	cli_free(&c);
 	return rc;
 }

@@ -70,6 +70,8 @@ enum {
 	OKOF_ENOTFILE = -30789,	  /* a record is not a regular file */
 	OKOF_ENOTINT = -30788,	  /* incr: the value is not a decimal integer */
 	OKOF_EOVERFLOW = -30787,  /* incr: the result does not fit 64 bits */
+	OKOF_ENEEDSECRET = -30786, /* the store is encrypted; no secret given */
+	OKOF_EBADSECRET = -30785,  /* the secret is not this store's */
 };
 
 /* Returns a static description of rc: an OKOF_E* code or a -errno. */
@@ -80,7 +82,10 @@ typedef struct okof_store okof_store;
 /* Settings fixed at store creation. */
 struct okof_settings {
 	uint32_t compress_threshold; /* compress chunks larger than this */
+	int encrypt;		     /* seal keys and values (needs a secret) */
 };
+
+#define OKOF_SECRET_BYTES 32 /* an encryption secret, as okof keygen writes */
 
 /* okof_open() flags. */
 #define OKOF_CREATE 0x1	/* create the store (and missing parents) */
@@ -100,15 +105,26 @@ struct okof_settings {
  * A directory owned by another user, or writable by group or others, is
  * OKOF_EUNSAFE; a non-empty directory without metadata OKOF_ENOTSTORE.
  *
+ * secret (OKOF_SECRET_BYTES, or NULL) is needed for an encrypted store:
+ * without it OKOF_ENEEDSECRET, with the wrong one OKOF_EBADSECRET, both
+ * before any record is read or written.  A new store is encrypted when
+ * settings ask for it or a secret is given.  The library keeps only
+ * subkeys derived from it, in locked memory that okof_close() wipes; the
+ * caller wipes its copy.
+ *
  * On success *out is a handle the caller frees with okof_close().  On
  * failure *out is NULL; okof_open_errpath() is not available, so the
  * error concerns dir itself or its "meta" file.
  */
 int okof_open(okof_store **out, const char *dir, int flags,
-	      const struct okof_settings *settings);
+	      const struct okof_settings *settings,
+	      const unsigned char *secret);
 
 /* Closes the handle; NULL is allowed. */
 void okof_close(okof_store *s);
+
+/* Is the store encrypted? */
+int okof_encrypted(const okof_store *s);
 
 /* The store's settings as read from its metadata. */
 void okof_get_settings(const okof_store *s, struct okof_settings *out);

@@ -158,8 +158,9 @@ put_in_bucket(okof_store *s, int bfd, const struct rec_name *nm,
 	memcpy(pending_name, tmp, sizeof tmp);
 	pending_fd = bfd;
 
+	struct rec_crypto cr;
 	rc = recw_init(&w, fd, key, klen, s->settings.compress_threshold,
-		       opts->expires);
+		       opts->expires, store_crypto(s, nm, &cr));
 	if (rc == 0) {
 		if (src->fd < 0)
 			rc = recw_write(&w, src->buf, src->len);

@@ -81,6 +81,53 @@ chunks_for(uint64_t value_len, uint32_t chunk_size)
 	return value_len / chunk_size + (value_len % chunk_size != 0);
 }
 
+/*
+ * What a sealed key is authenticated with: the header fields known when
+ * a record starts (the others are zero here), its file name and its
+ * store's salt.  So a record moved to another name, or copied into
+ * another store, fails to open.
+ */
+#define START_AD_LEN (REC_FIXED + REC_NAME_LEN + REC_SALT_LEN)
+
+static void
+start_ad(const struct rec_header *h, const struct rec_crypto *cr,
+	 unsigned char *ad)
+{
+	memset(ad, 0, START_AD_LEN);
+	memcpy(ad, REC_MAGIC, 8);
+	st16(ad + 8, h->version);
+	st16(ad + 10, h->flags & (REC_F_ENCRYPTED | REC_F_EXPIRES));
+	st32(ad + 12, h->key_len);
+	st32(ad + 16, h->chunk_size);
+	st64(ad + 48, (uint64_t)h->expires);
+	memcpy(ad + 56, h->stream, sizeof h->stream);
+	memcpy(ad + REC_FIXED, cr->name, REC_NAME_LEN);
+	memcpy(ad + REC_FIXED + REC_NAME_LEN, cr->salt, REC_SALT_LEN);
+}
+
+int
+rec_unseal_key(const struct rec_header *h, const struct rec_crypto *cr,
+	       crypto_secretstream_xchacha20poly1305_state *st,
+	       unsigned char *out)
+{
+	unsigned char ad[START_AD_LEN], tag;
+	unsigned long long mlen;
+
+	start_ad(h, cr, ad);
+	if (crypto_secretstream_xchacha20poly1305_init_pull(st, h->stream,
+							    cr->key) != 0 ||
+	    crypto_secretstream_xchacha20poly1305_pull(
+		    st, out, &mlen, &tag, h->key, h->key_len, ad, sizeof ad) !=
+		    0)
+		return OKOF_ECORRUPT;
+	/* An empty value ends the stream with the key. */
+	if (tag != (h->nchunks == 0
+			    ? crypto_secretstream_xchacha20poly1305_TAG_FINAL
+			    : crypto_secretstream_xchacha20poly1305_TAG_MESSAGE))
+		return OKOF_ECORRUPT;
+	return 0;
+}
+
 void
 rec_header_encode(struct rec_header *h, unsigned char *out)
 {
@@ -144,6 +191,11 @@ rec_header_decode(const unsigned char *buf, size_t avail,
 		*detail = "unknown header flags";
 		return -1;
 	}
+	if ((h->flags & REC_F_ENCRYPTED) &&
+	    (h->key_len <= REC_ABYTES || h->key_len > OKOF_KEY_MAX + REC_ABYTES)) {
+		*detail = "bad key";
+		return -1;
+	}
 	if (!(h->flags & REC_F_ENCRYPTED) &&
 	    (h->key_len > OKOF_KEY_MAX ||
 	     memchr(h->key, 0, h->key_len) != NULL ||
@@ -166,30 +218,47 @@ rec_header_decode(const unsigned char *buf, size_t avail,
 
 int
 recw_init(struct rec_writer *w, int fd, const void *key, size_t klen,
-	  size_t threshold, int64_t expires)
+	  size_t threshold, int64_t expires, const struct rec_crypto *cr)
 {
+	size_t stored_klen = klen + (cr ? REC_ABYTES : 0);
+
 	memset(w, 0, sizeof *w);
 	w->fd = fd;
+	w->cr = cr;
 	w->threshold = threshold;
-	w->hlen = rec_header_len(klen);
+	w->hlen = rec_header_len(stored_klen);
 	w->out_cap = OUT_CAP + w->hlen;
 	w->raw = malloc(OKOF_CHUNK_SIZE);
+	w->next = malloc(OKOF_CHUNK_SIZE);
 	w->cbuf = malloc(codec_bound(OKOF_CHUNK_SIZE));
 	w->out = malloc(w->out_cap);
-	w->keycopy = malloc(klen);
-	if (!w->raw || !w->cbuf || !w->out || !w->keycopy) {
+	w->keycopy = malloc(stored_klen);
+	if (cr)
+		w->ebuf = malloc(codec_bound(OKOF_CHUNK_SIZE) + REC_ABYTES);
+	if (!w->raw || !w->next || !w->cbuf || !w->out || !w->keycopy ||
+	    (cr && !w->ebuf)) {
 		recw_free(w);
 		return -ENOMEM;
 	}
-	memcpy(w->keycopy, key, klen);
-	w->seed = crc32c(0, key, klen);
 	w->h.version = REC_VERSION;
-	w->h.key_len = (uint32_t)klen;
+	w->h.key_len = (uint32_t)stored_klen;
 	w->h.key = w->keycopy;
+	if (cr) {
+		w->h.flags |= REC_F_ENCRYPTED;
+		crypto_secretstream_xchacha20poly1305_init_push(
+			&w->ss, w->h.stream, cr->key);
+		/* Sealed once we know whether a chunk follows. */
+		memcpy(w->keycopy, key, klen);
+	} else {
+		memcpy(w->keycopy, key, klen);
+		w->seed = crc32c(0, key, klen);
+	}
 	w->h.chunk_size = OKOF_CHUNK_SIZE;
 	w->h.expires = expires;
 	if (expires != 0)
 		w->h.flags |= REC_F_EXPIRES;
+	if (cr)
+		w->key_plain_len = klen;
 	/* The header slot is filled in by recw_finish(). */
 	memset(w->out, 0, w->hlen);
 	w->out_len = w->hlen;
@@ -207,22 +276,54 @@ flush_out(struct rec_writer *w)
 	return rc;
 }
 
-/* Encodes the pending raw chunk into the output. */
+/* Seals the key, the stream's first message; last if the value is empty. */
+static void
+seal_key(struct rec_writer *w, int last)
+{
+	unsigned char ad[START_AD_LEN], *plain = w->cbuf;
+
+	memcpy(plain, w->keycopy, w->key_plain_len);
+	start_ad(&w->h, w->cr, ad);
+	crypto_secretstream_xchacha20poly1305_push(
+		&w->ss, w->keycopy, NULL, plain, w->key_plain_len, ad, sizeof ad,
+		last ? crypto_secretstream_xchacha20poly1305_TAG_FINAL
+		     : crypto_secretstream_xchacha20poly1305_TAG_MESSAGE);
+	sodium_memzero(plain, w->key_plain_len);
+	w->seed = crc32c(0, w->keycopy, w->h.key_len);
+	w->key_sealed = 1;
+}
+
+/* Encodes the pending raw chunk into the output; last: no more follow. */
 static int
-emit_chunk(struct rec_writer *w)
+emit_chunk(struct rec_writer *w, int last)
 {
 	const void *stored;
 	size_t slen;
 	unsigned char ch[REC_CHUNK_HDR];
 	int codec, rc;
 
+	if (w->cr && !w->key_sealed)
+		seal_key(w, 0);
 	codec = codec_pack(w->raw, w->raw_len, w->threshold, w->cbuf, &stored,
 			   &slen);
 	if (codec != CODEC_RAW)
 		w->h.flags |= REC_F_COMPRESSED;
-	st32(ch, (uint32_t)slen);
+	st32(ch, (uint32_t)(slen + (w->cr ? REC_ABYTES : 0)));
 	st32(ch + 4, (uint32_t)w->raw_len);
 	st32(ch + 8, (uint32_t)codec);
+	if (w->cr) {
+		/* Compressed first, then sealed; the chunk's index and
+		 * header are authenticated with it. */
+		unsigned char ad[8 + 12];
+		st64(ad, w->h.nchunks);
+		memcpy(ad + 8, ch, 12);
+		crypto_secretstream_xchacha20poly1305_push(
+			&w->ss, w->ebuf, NULL, stored, slen, ad, sizeof ad,
+			last ? crypto_secretstream_xchacha20poly1305_TAG_FINAL
+			     : crypto_secretstream_xchacha20poly1305_TAG_MESSAGE);
+		stored = w->ebuf;
+		slen += REC_ABYTES;
+	}
 	st32(ch + 12, chunk_crc(w->seed, w->h.nchunks, ch, stored, slen));
 
 	if (w->out_len + REC_CHUNK_HDR + slen > w->out_cap) {
@@ -256,6 +357,12 @@ recw_write(struct rec_writer *w, const void *data, size_t len)
 	const unsigned char *p = data;
 
 	while (len > 0) {
+		/* A full chunk goes out only now that more data follows. */
+		if (w->raw_len == OKOF_CHUNK_SIZE) {
+			int rc = emit_chunk(w, 0);
+			if (rc < 0)
+				return rc;
+		}
 		size_t take = OKOF_CHUNK_SIZE - w->raw_len;
 		if (take > len)
 			take = len;
@@ -263,11 +370,6 @@ recw_write(struct rec_writer *w, const void *data, size_t len)
 		w->raw_len += take;
 		p += take;
 		len -= take;
-		if (w->raw_len == OKOF_CHUNK_SIZE) {
-			int rc = emit_chunk(w);
-			if (rc < 0)
-				return rc;
-		}
 	}
 	return 0;
 }
@@ -277,8 +379,13 @@ recw_copy_fd(struct rec_writer *w, int in, int *in_failed)
 {
 	*in_failed = 0;
 	for (;;) {
-		ssize_t n = read(in, w->raw + w->raw_len,
-				 OKOF_CHUNK_SIZE - w->raw_len);
+		/* With a full chunk in hand, read ahead into the spare
+		 * buffer: only then is it known whether it was the last. */
+		int full = w->raw_len == OKOF_CHUNK_SIZE;
+		unsigned char *dst = full ? w->next : w->raw + w->raw_len;
+		size_t room = full ? OKOF_CHUNK_SIZE
+				   : OKOF_CHUNK_SIZE - w->raw_len;
+		ssize_t n = read(in, dst, room);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -287,11 +394,16 @@ recw_copy_fd(struct rec_writer *w, int in, int *in_failed)
 		}
 		if (n == 0)
 			return 0;
-		w->raw_len += (size_t)n;
-		if (w->raw_len == OKOF_CHUNK_SIZE) {
-			int rc = emit_chunk(w);
+		if (full) {
+			int rc = emit_chunk(w, 0);
 			if (rc < 0)
 				return rc;
+			unsigned char *t = w->raw;
+			w->raw = w->next;
+			w->next = t;
+			w->raw_len = (size_t)n;
+		} else {
+			w->raw_len += (size_t)n;
 		}
 	}
 }
@@ -301,8 +413,10 @@ recw_finish(struct rec_writer *w, int64_t mtime_ns)
 {
 	int rc;
 
-	if (w->raw_len > 0 && (rc = emit_chunk(w)) < 0)
+	if (w->raw_len > 0 && (rc = emit_chunk(w, 1)) < 0)
 		return rc;
+	if (w->cr && !w->key_sealed)
+		seal_key(w, 1); /* an empty value */
 	w->h.mtime_ns = mtime_ns;
 	if (!w->flushed) {
 		/* The common small value: header and data in one write. */
@@ -323,11 +437,23 @@ recw_finish(struct rec_writer *w, int64_t mtime_ns)
 void
 recw_free(struct rec_writer *w)
 {
+	/* Plaintext may linger in these: wipe before freeing. */
+	if (w->cr) {
+		if (w->raw)
+			sodium_memzero(w->raw, OKOF_CHUNK_SIZE);
+		if (w->next)
+			sodium_memzero(w->next, OKOF_CHUNK_SIZE);
+		if (w->cbuf)
+			sodium_memzero(w->cbuf, codec_bound(OKOF_CHUNK_SIZE));
+		sodium_memzero(&w->ss, sizeof w->ss);
+	}
 	free(w->raw);
+	free(w->next);
 	free(w->cbuf);
 	free(w->out);
 	free(w->keycopy);
-	w->raw = w->cbuf = w->out = w->keycopy = NULL;
+	free(w->ebuf);
+	w->raw = w->next = w->cbuf = w->out = w->keycopy = w->ebuf = NULL;
 }
 
 /* Makes at least need bytes available at r->buf + r->pos.  Returns 1,
@@ -364,13 +490,15 @@ corrupt(struct rec_reader *r, const char *why)
 }
 
 int
-recr_open(struct rec_reader *r, int fd, uint64_t file_size, int no_crc)
+recr_open(struct rec_reader *r, int fd, uint64_t file_size, int no_crc,
+	  const struct rec_crypto *cr)
 {
 	ssize_t hl;
 	int rc;
 
 	memset(r, 0, sizeof *r);
 	r->fd = fd;
+	r->cr = cr;
 	r->file_size = file_size;
 	r->no_crc = no_crc;
 	/* Room for the largest valid chunk; a small record is read whole
@@ -398,13 +526,24 @@ recr_open(struct rec_reader *r, int fd, uint64_t file_size, int no_crc)
 	if (hl <= 0)
 		return corrupt(r, r->detail ? r->detail : "bad header");
 
+	if (!cr != !(r->h.flags & REC_F_ENCRYPTED))
+		return corrupt(r, cr ? "record is not encrypted"
+				     : "record is encrypted");
 	r->key = malloc(r->h.key_len);
 	r->raw = malloc(r->h.chunk_size);
-	if (!r->key || !r->raw)
+	if (cr)
+		r->dbuf = malloc(codec_bound(r->h.chunk_size));
+	if (!r->key || !r->raw || (cr && !r->dbuf))
 		return -ENOMEM;
-	memcpy(r->key, r->h.key, r->h.key_len);
+	r->seed = crc32c(0, r->h.key, r->h.key_len);
+	if (cr) {
+		if (rec_unseal_key(&r->h, cr, &r->ss, r->key) != 0)
+			return corrupt(r, "authentication failed (key)");
+		r->h.key_len -= REC_ABYTES;
+	} else {
+		memcpy(r->key, r->h.key, r->h.key_len);
+	}
 	r->h.key = r->key;
-	r->seed = crc32c(0, r->key, r->h.key_len);
 	r->pos = (size_t)hl;
 	r->consumed = (uint64_t)hl;
 	/* Every chunk has a header: a file shorter than that is cut short,
@@ -435,10 +574,11 @@ recr_next(struct rec_reader *r, const void **p, size_t *n)
 	rlen = ld32(ch + 4);
 	codec = ld32(ch + 8);
 	uint64_t left = r->h.value_len - r->done;
+	size_t ab = r->cr ? REC_ABYTES : 0;
 	if (rlen != (left < r->h.chunk_size ? left : r->h.chunk_size) ||
-	    slen > codec_bound(r->h.chunk_size) ||
+	    slen < ab || slen > codec_bound(r->h.chunk_size) + ab ||
 	    (codec != CODEC_RAW && codec != CODEC_SNAPPY) ||
-	    (codec == CODEC_RAW && slen != rlen))
+	    (codec == CODEC_RAW && slen != rlen + ab))
 		return corrupt(r, "bad chunk header");
 	rc = fill(r, REC_CHUNK_HDR + (size_t)slen);
 	if (rc <= 0)
@@ -450,6 +590,22 @@ recr_next(struct rec_reader *r, const void **p, size_t *n)
 		return corrupt(r, "chunk checksum mismatch");
 	r->pos += REC_CHUNK_HDR + slen;
 	r->consumed += REC_CHUNK_HDR + slen;
+	if (r->cr) {
+		unsigned char ad[8 + 12], tag;
+		unsigned long long mlen;
+		st64(ad, r->next_chunk);
+		memcpy(ad + 8, ch, 12);
+		if (crypto_secretstream_xchacha20poly1305_pull(
+			    &r->ss, r->dbuf, &mlen, &tag, data, slen, ad,
+			    sizeof ad) != 0)
+			return corrupt(r, "authentication failed (chunk)");
+		int last = r->next_chunk + 1 == r->h.nchunks;
+		if (tag != (last ? crypto_secretstream_xchacha20poly1305_TAG_FINAL
+				 : crypto_secretstream_xchacha20poly1305_TAG_MESSAGE))
+			return corrupt(r, "authentication failed (stream end)");
+		data = r->dbuf;
+		slen -= REC_ABYTES;
+	}
 	if (codec == CODEC_RAW) {
 		*p = data;
 	} else {
@@ -466,8 +622,16 @@ recr_next(struct rec_reader *r, const void **p, size_t *n)
 void
 recr_free(struct rec_reader *r)
 {
+	if (r->cr) {
+		if (r->raw)
+			sodium_memzero(r->raw, r->h.chunk_size);
+		if (r->dbuf)
+			sodium_memzero(r->dbuf, codec_bound(r->h.chunk_size));
+		sodium_memzero(&r->ss, sizeof r->ss);
+	}
 	free(r->buf);
 	free(r->raw);
 	free(r->key);
-	r->buf = r->raw = r->key = NULL;
+	free(r->dbuf);
+	r->buf = r->raw = r->key = r->dbuf = NULL;
 }

@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <sodium.h>
+
 #include "okof.h"
 
 #define REC_MAGIC "OKOFREC"	/* plus its NUL: 8 bytes */
@@ -34,6 +36,20 @@
 
 #define REC_CHUNK_MIN 4096
 #define REC_CHUNK_MAX (1u << 20)
+
+#define REC_ABYTES crypto_secretstream_xchacha20poly1305_ABYTES
+#define REC_NAME_LEN 32		/* bucket and file hex digits */
+#define REC_SALT_LEN 32
+
+/*
+ * Sealing, for records of encrypted stores: the record subkey, and what
+ * a record is bound to, its file name and its store's salt.
+ */
+struct rec_crypto {
+	const unsigned char *key;	/* crypto_secretstream key */
+	const unsigned char *salt;	/* REC_SALT_LEN bytes */
+	char name[REC_NAME_LEN + 1];	/* "ab" + the file name */
+};
 
 struct rec_header {
 	uint16_t version;
@@ -69,9 +85,19 @@ ssize_t rec_header_decode(const unsigned char *buf, size_t avail,
 /* Encodes h (with h->key) into out (rec_header_len bytes), setting h->crc. */
 void rec_header_encode(struct rec_header *h, unsigned char *out);
 
-/* Writes a record to a file descriptor, streaming, in constant memory. */
+/*
+ * Writes a record to a file descriptor, streaming, in constant memory.
+ * Each full chunk is held back until more data follows, so the last
+ * chunk is known when it is written (an encrypted record's last chunk
+ * carries the final tag).
+ */
 struct rec_writer {
 	int fd;
+	const struct rec_crypto *cr;	/* NULL: plain record */
+	crypto_secretstream_xchacha20poly1305_state ss;
+	int key_sealed;
+	unsigned char *next;	/* copy_fd's read-ahead chunk */
+	unsigned char *ebuf;	/* an encrypted chunk */
 	size_t threshold;
 	struct rec_header h;
 	size_t hlen;
@@ -83,12 +109,14 @@ struct rec_writer {
 	size_t out_cap;
 	int flushed;		/* some output already went to fd */
 	unsigned char *keycopy;
-	uint32_t seed;		/* chunk checksum seed, from the key */
+	uint32_t seed;		/* chunk checksum seed, from the stored key */
+	size_t key_plain_len;	/* sealed records: the key's length */
 };
 
-/* Starts a record for key at the start of the empty file fd.  0 or -errno. */
+/* Starts a record for key at the start of the empty file fd, sealed
+ * with cr unless it is NULL.  0 or -errno. */
 int recw_init(struct rec_writer *w, int fd, const void *key, size_t klen,
-	      size_t threshold, int64_t expires);
+	      size_t threshold, int64_t expires, const struct rec_crypto *cr);
 
 /* Appends value bytes.  0 or -errno. */
 int recw_write(struct rec_writer *w, const void *data, size_t len);
@@ -105,6 +133,9 @@ void recw_free(struct rec_writer *w);
 /* Reads and verifies a record from a file descriptor. */
 struct rec_reader {
 	int fd;
+	const struct rec_crypto *cr;
+	crypto_secretstream_xchacha20poly1305_state ss;
+	unsigned char *dbuf;	/* a decrypted chunk */
 	uint64_t file_size;
 	struct rec_header h;
 	unsigned char *buf;	/* file bytes read ahead */
@@ -121,10 +152,21 @@ struct rec_reader {
 
 /*
  * Reads the header from fd (positioned at 0; file_size from fstat).
- * Returns 0, OKOF_ECORRUPT with r->detail set, or -errno.  The reader
- * owns its buffers, not fd.
+ * With cr the record must be sealed, and its key is unsealed and
+ * authenticated (h.key then holds the plaintext key); without cr it
+ * must be plain.  Returns 0, OKOF_ECORRUPT with r->detail set, or
+ * -errno.  The reader owns its buffers, not fd.
  */
-int recr_open(struct rec_reader *r, int fd, uint64_t file_size, int no_crc);
+int recr_open(struct rec_reader *r, int fd, uint64_t file_size, int no_crc,
+	      const struct rec_crypto *cr);
+
+/*
+ * Unseals a header's key into out (h->key_len - REC_ABYTES bytes),
+ * leaving st ready for the record's chunks.  0 or OKOF_ECORRUPT.
+ */
+int rec_unseal_key(const struct rec_header *h, const struct rec_crypto *cr,
+		   crypto_secretstream_xchacha20poly1305_state *st,
+		   unsigned char *out);
 
 /*
  * The next verified piece of the value: 1 with p and n set (valid until

@@ -18,6 +18,7 @@
 
 #include "crc32c.h"
 #include "io.h"
+#include "record.h"
 
 const char *
 okof_strerror(int rc)
@@ -56,6 +57,10 @@ okof_strerror(int rc)
 		return "value is not a decimal integer";
 	case OKOF_EOVERFLOW:
 		return "integer overflow (the result must fit in 64 bits)";
+	case OKOF_ENEEDSECRET:
+		return "store is encrypted; give -k/--key-file or OKOF_KEY_FILE";
+	case OKOF_EBADSECRET:
+		return "wrong key: this secret does not open this store";
 	default:
 		return rc < 0 ? strerror(-rc) : "unknown error";
 	}
@@ -111,8 +116,10 @@ store_name(const okof_store *s, const char *key, size_t klen,
 	unsigned char h[HASH_BYTES];
 	char hex[2 * HASH_BYTES + 1];
 
+	/* Keyed with the store's salt, or for an encrypted store with a
+	 * subkey of the secret, so that names say nothing of keys. */
 	crypto_generichash(h, sizeof h, (const unsigned char *)key, klen,
-			   s->salt, sizeof s->salt);
+			   s->keys ? s->keys->name : s->salt, 32);
 	sodium_bin2hex(hex, sizeof hex, h, sizeof h);
 	memcpy(out->bucket, hex, BUCKET_HEX);
 	out->bucket[BUCKET_HEX] = '\0';
@@ -133,18 +140,57 @@ ld32(const unsigned char *p)
 	       (uint32_t)p[3] << 24;
 }
 
+const struct rec_crypto *
+store_crypto(const okof_store *s, const struct rec_name *nm,
+	     struct rec_crypto *cr)
+{
+	if (!s->keys)
+		return NULL;
+	cr->key = s->keys->record;
+	cr->salt = s->salt;
+	memcpy(cr->name, nm->bucket, BUCKET_HEX);
+	memcpy(cr->name + BUCKET_HEX, nm->file, NAME_HEX + 1);
+	return cr;
+}
+
+/*
+ * Derives an encrypted store's subkeys: a key for this store from the
+ * secret and the store's salt, then one subkey per purpose from that
+ * with libsodium's KDF.
+ */
+static int
+derive_keys(okof_store *s, const unsigned char *secret)
+{
+	unsigned char *sk = sodium_malloc(crypto_kdf_KEYBYTES);
+
+	s->keys = sodium_malloc(sizeof *s->keys);
+	if (!sk || !s->keys) {
+		sodium_free(sk);
+		return -ENOMEM;
+	}
+	crypto_generichash(sk, crypto_kdf_KEYBYTES, s->salt, sizeof s->salt,
+			   secret, OKOF_SECRET_BYTES);
+	crypto_kdf_derive_from_key(s->keys->name, 32, 1, "okofname", sk);
+	crypto_kdf_derive_from_key(s->keys->record, 32, 2, "okofrecd", sk);
+	crypto_kdf_derive_from_key(s->keys->check, 32, 3, "okofchck", sk);
+	sodium_free(sk);
+	return 0;
+}
+
 /*
  * Metadata layout (okof(5)): magic[8] version[4] flags[4] threshold[4]
- * chunk_size[4] salt[32] reserved[32] reserved[4] crc32c[4].
+ * chunk_size[4] salt[32] key check[32] reserved[4] crc32c[4].
  */
 static void
 meta_encode(unsigned char *m, const struct okof_settings *st,
-	    const unsigned char *salt)
+	    const unsigned char *salt, const struct store_keys *keys)
 {
 	memset(m, 0, META_SIZE);
 	memcpy(m, META_MAGIC, 8);
 	st32(m + 8, META_VERSION);
-	st32(m + 12, 0);
+	st32(m + 12, keys ? 1 : 0);
+	if (keys)
+		memcpy(m + 56, keys->check, 32);
 	st32(m + 16, st->compress_threshold);
 	st32(m + 20, OKOF_CHUNK_SIZE);
 	memcpy(m + 24, salt, SALT_BYTES);
@@ -152,28 +198,34 @@ meta_encode(unsigned char *m, const struct okof_settings *st,
 }
 
 static int
-meta_decode(okof_store *s, const unsigned char *m, size_t len)
+meta_decode(okof_store *s, const unsigned char *m, size_t len,
+	    unsigned char check[32])
 {
 	static const unsigned char zero[36];
+	uint32_t flags;
 
 	if (len != META_SIZE || memcmp(m, META_MAGIC, 8) != 0)
 		return OKOF_ECORRUPT;
 	if (crc32c(0, m, 92) != ld32(m + 92))
 		return OKOF_ECORRUPT;
-	if (ld32(m + 8) != META_VERSION || ld32(m + 12) != 0 ||
-	    memcmp(m + 56, zero, sizeof zero) != 0)
+	flags = ld32(m + 12);
+	if (ld32(m + 8) != META_VERSION || flags > 1 ||
+	    memcmp(m + 88, zero, 4) != 0 ||
+	    (flags == 0 && memcmp(m + 56, zero, 32) != 0))
 		return OKOF_EVERSION;
 	if (ld32(m + 20) != OKOF_CHUNK_SIZE)
 		return OKOF_EVERSION;
 	s->settings.compress_threshold = ld32(m + 16);
+	s->settings.encrypt = flags == 1;
 	memcpy(s->salt, m + 24, SALT_BYTES);
+	memcpy(check, m + 56, 32);
 	return 0;
 }
 
 static int
-meta_read(okof_store *s)
+meta_read(okof_store *s, const unsigned char *secret)
 {
-	unsigned char m[META_SIZE + 1];
+	unsigned char m[META_SIZE + 1], check[32];
 	struct stat st;
 	ssize_t n;
 	int fd, rc;
@@ -191,9 +243,21 @@ meta_read(okof_store *s)
 	else if ((n = io_read_full(fd, m, sizeof m)) < 0)
 		rc = (int)n;
 	else
-		rc = meta_decode(s, m, (size_t)n);
+		rc = meta_decode(s, m, (size_t)n, check);
 	io_close(fd);
-	return rc;
+	if (rc < 0 || !s->settings.encrypt)
+		return rc;
+	/* Encrypted: the secret must be given, and be this store's. */
+	if (!secret)
+		return OKOF_ENEEDSECRET;
+	if (!s->keys && (rc = derive_keys(s, secret)) < 0)
+		return rc;
+	if (sodium_memcmp(check, s->keys->check, 32) != 0) {
+		sodium_free(s->keys);
+		s->keys = NULL;
+		return OKOF_EBADSECRET;
+	}
+	return 0;
 }
 
 int
@@ -232,14 +296,17 @@ store_dir_nonempty(int dirfd, int ignore_tmp)
 
 /* Publishes a new metadata file; a concurrent creator may win. */
 static int
-meta_create(okof_store *s, const struct okof_settings *st, int no_sync)
+meta_create(okof_store *s, const struct okof_settings *st,
+	    const unsigned char *secret, int no_sync)
 {
 	unsigned char m[META_SIZE];
 	char tmp[TMP_NAME_LEN + 1];
 	int fd, lockfd, rc;
 
 	randombytes_buf(s->salt, sizeof s->salt);
-	meta_encode(m, st, s->salt);
+	if (st->encrypt && (rc = derive_keys(s, secret)) < 0)
+		return rc;
+	meta_encode(m, st, s->salt, s->keys);
 	fd = store_tmp_create(s->dirfd, tmp, &lockfd);
 	if (fd < 0)
 		return fd;
@@ -253,8 +320,12 @@ meta_create(okof_store *s, const struct okof_settings *st, int no_sync)
 		rc = -errno;
 	unlinkat(s->dirfd, tmp, 0);
 	close(lockfd);
-	if (rc == -EEXIST)
-		return meta_read(s); /* another process created it first */
+	if (rc == -EEXIST) {
+		/* Another process created it first: its salt, its keys. */
+		sodium_free(s->keys);
+		s->keys = NULL;
+		return meta_read(s, secret);
+	}
 	if (rc == 0) {
 		s->settings = *st;
 		if (!no_sync)
@@ -328,11 +399,11 @@ check_owner(int dirfd)
 
 int
 okof_open(okof_store **out, const char *dir, int flags,
-	  const struct okof_settings *settings)
+	  const struct okof_settings *settings, const unsigned char *secret)
 {
 	struct okof_settings def = {.compress_threshold =
 					    OKOF_THRESHOLD_DEFAULT};
-	const struct okof_settings *want = settings ? settings : &def;
+	struct okof_settings want = settings ? *settings : def;
 	okof_store *s;
 	int rc;
 
@@ -357,12 +428,19 @@ okof_open(okof_store **out, const char *dir, int flags,
 	if (rc < 0)
 		goto fail;
 
-	rc = meta_read(s);
+	/* A secret given for a new store means: encrypt it. */
+	if (secret)
+		want.encrypt = 1;
+	if (want.encrypt && !secret) {
+		rc = OKOF_ENEEDSECRET;
+		goto fail;
+	}
+	rc = meta_read(s, secret);
 	if (rc == -ENOENT) {
 		/* No metadata: an empty directory, one whose creation was
 		 * interrupted (only our temp files), or a stranger's. */
 		rc = store_dir_nonempty(s->dirfd, 1);
-		if (rc > 0 && meta_read(s) == 0)
+		if (rc > 0 && meta_read(s, secret) == 0)
 			rc = 0; /* created meanwhile by another process */
 		else if (rc > 0)
 			rc = OKOF_ENOTSTORE;
@@ -371,11 +449,12 @@ okof_open(okof_store **out, const char *dir, int flags,
 		else if (rc == 0) {
 			rc = fchmod(s->dirfd, 0700) != 0 ? -errno : 0;
 			if (rc == 0)
-				rc = meta_create(s, want, 0);
+				rc = meta_create(s, &want, secret, 0);
 		}
 	} else if (rc == 0 && (flags & OKOF_INIT) && settings &&
-		   settings->compress_threshold !=
-			   s->settings.compress_threshold) {
+		   (settings->compress_threshold !=
+			    s->settings.compress_threshold ||
+		    want.encrypt != s->settings.encrypt)) {
 		rc = OKOF_ESETTINGS;
 	}
 	if (rc < 0)
@@ -395,7 +474,14 @@ okof_close(okof_store *s)
 	if (s->dirfd >= 0)
 		close(s->dirfd);
 	sodium_memzero(s->salt, sizeof s->salt);
+	sodium_free(s->keys); /* wipes */
 	free(s);
+}
+
+int
+okof_encrypted(const okof_store *s)
+{
+	return s->keys != NULL;
 }
 
 void

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "okof.h"
+#include "record.h"
 
 #define META_NAME "meta"
 #define META_MAGIC "OKOFSTOR"
@@ -20,10 +21,18 @@
 #define TMP_PREFIX ".tmp-"	/* temp files, in the store and its buckets */
 #define TMP_NAME_LEN (sizeof TMP_PREFIX - 1 + 16)
 
+/* Subkeys of an encrypted store's secret, in sodium_malloc memory. */
+struct store_keys {
+	unsigned char name[32];	 /* keyed BLAKE2b of keys -> record names */
+	unsigned char record[32]; /* crypto_secretstream key of records */
+	unsigned char check[32]; /* stored in the metadata: a wrong secret */
+};
+
 struct okof_store {
 	int dirfd;
 	struct okof_settings settings;
 	unsigned char salt[SALT_BYTES];
+	struct store_keys *keys; /* NULL for a plain store */
 	char errpath[64];
 	const char *errdetail;
 };
@@ -36,6 +45,29 @@ struct rec_name {
 
 void store_name(const okof_store *s, const char *key, size_t klen,
 		struct rec_name *out);
+
+/* The sealing context of record nm: NULL for a plain store, else cr
+ * filled in. */
+const struct rec_crypto *store_crypto(const okof_store *s,
+				      const struct rec_name *nm,
+				      struct rec_crypto *cr);
+
+/* A record's header and (unsealed, authenticated) key, read without
+ * its value. */
+struct store_peek {
+	struct rec_header h; /* h.key points at key */
+	unsigned char key[OKOF_KEY_MAX];
+	uint64_t file_size;
+	unsigned char buf[REC_FIXED + OKOF_KEY_MAX + REC_ABYTES + 4];
+};
+
+/*
+ * Reads bucket/name's header, unseals its key on an encrypted store,
+ * and checks the record sits under its key's name.  0, 1 if it has
+ * vanished, OKOF_ECORRUPT (okof_errdetail says why) or -errno.
+ */
+int store_peek(okof_store *s, int bfd, const char *bucket, const char *name,
+	       struct store_peek *pk);
 
 /* Records the file and reason of a failure for okof_errpath() and
  * okof_errdetail(); returns rc. */

@@ -23,7 +23,7 @@ write_record(const char *key, const unsigned char *data, size_t len,
 	ck_assert_ptr_nonnull(f);
 	fd = dup(fileno(f));
 	fclose(f);
-	ck_assert_int_eq(recw_init(&w, fd, key, strlen(key), threshold, 0),
+	ck_assert_int_eq(recw_init(&w, fd, key, strlen(key), threshold, 0, NULL),
 			 0);
 	/* Feed it in uneven pieces to cross chunk edges mid-write. */
 	size_t off = 0, step = 1;
@@ -55,7 +55,7 @@ read_record(int fd, unsigned char **out, size_t *out_len)
 
 	ck_assert_int_eq(fstat(fd, &st), 0);
 	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
-	rc = recr_open(&r, fd, (uint64_t)st.st_size, 0);
+	rc = recr_open(&r, fd, (uint64_t)st.st_size, 0, NULL);
 	if (rc == 0) {
 		while ((rc = recr_next(&r, &p, &n)) > 0) {
 			while (len + n > cap)
@@ -115,7 +115,7 @@ START_TEST(header_fields)
 	int fd = write_record("some/key", data, sizeof data, 100);
 	fstat(fd, &st);
 	lseek(fd, 0, SEEK_SET);
-	ck_assert_int_eq(recr_open(&r, fd, (uint64_t)st.st_size, 0), 0);
+	ck_assert_int_eq(recr_open(&r, fd, (uint64_t)st.st_size, 0, NULL), 0);
 	ck_assert_uint_eq(r.h.key_len, 8);
 	ck_assert(memcmp(r.h.key, "some/key", 8) == 0);
 	ck_assert_uint_eq(r.h.value_len, 300);

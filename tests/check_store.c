@@ -21,7 +21,7 @@ static void
 setup(void)
 {
 	dir = make_tmpdir();
-	ck_assert_int_eq(okof_open(&s, dir, OKOF_CREATE, NULL), 0);
+	ck_assert_int_eq(okof_open(&s, dir, OKOF_CREATE, NULL, NULL), 0);
 }
 
 static void
@@ -103,7 +103,7 @@ START_TEST(placement)
 	char *d2 = make_tmpdir();
 	okof_store *s2;
 	struct rec_name a, b;
-	ck_assert_int_eq(okof_open(&s2, d2, OKOF_CREATE, NULL), 0);
+	ck_assert_int_eq(okof_open(&s2, d2, OKOF_CREATE, NULL, NULL), 0);
 	store_name(s, "k", 1, &a);
 	store_name(s2, "k", 1, &b);
 	ck_assert(strcmp(a.bucket, b.bucket) != 0 ||
@@ -241,14 +241,14 @@ START_TEST(refuses_strangers)
 
 	/* A missing store reads as absent; an empty directory too. */
 	snprintf(path, sizeof path, "%s/none", d);
-	ck_assert_int_eq(okof_open(&t, path, 0, NULL), OKOF_ENOSTORE);
-	ck_assert_int_eq(okof_open(&t, d, 0, NULL), OKOF_ENOSTORE);
+	ck_assert_int_eq(okof_open(&t, path, 0, NULL, NULL), OKOF_ENOSTORE);
+	ck_assert_int_eq(okof_open(&t, d, 0, NULL, NULL), OKOF_ENOSTORE);
 	/* An interrupted creation (only our temp files) reads as absent
 	 * and is completed by a write. */
 	snprintf(path, sizeof path, "%s/.tmp-meta-0011223344556677", d);
 	close(open(path, O_CREAT | O_WRONLY, 0600));
-	ck_assert_int_eq(okof_open(&t, d, 0, NULL), OKOF_ENOSTORE);
-	ck_assert_int_eq(okof_open(&t, d, OKOF_CREATE, NULL), 0);
+	ck_assert_int_eq(okof_open(&t, d, 0, NULL, NULL), OKOF_ENOSTORE);
+	ck_assert_int_eq(okof_open(&t, d, OKOF_CREATE, NULL, NULL), 0);
 	okof_close(t);
 	unlink(path);
 	remove_tree(d);
@@ -257,7 +257,7 @@ START_TEST(refuses_strangers)
 	mkdir(d, 0700);
 	snprintf(path, sizeof path, "%s/notes.txt", d);
 	close(open(path, O_CREAT | O_WRONLY, 0600));
-	ck_assert_int_eq(okof_open(&t, d, OKOF_CREATE, NULL), OKOF_ENOTSTORE);
+	ck_assert_int_eq(okof_open(&t, d, OKOF_CREATE, NULL, NULL), OKOF_ENOTSTORE);
 	ck_assert_int_eq(access(d, F_OK), 0);
 	snprintf(path, sizeof path, "%s/meta", d);
 	ck_assert_int_ne(access(path, F_OK), 0);
@@ -265,10 +265,10 @@ START_TEST(refuses_strangers)
 
 	/* Group-writable is refused. */
 	mkdir(d, 0700);
-	ck_assert_int_eq(okof_open(&t, d, OKOF_CREATE, NULL), 0);
+	ck_assert_int_eq(okof_open(&t, d, OKOF_CREATE, NULL, NULL), 0);
 	okof_close(t);
 	chmod(d, 0770);
-	ck_assert_int_eq(okof_open(&t, d, 0, NULL), OKOF_EUNSAFE);
+	ck_assert_int_eq(okof_open(&t, d, 0, NULL, NULL), OKOF_EUNSAFE);
 	chmod(d, 0700);
 
 	/* Corrupt metadata is reported, not replaced. */
@@ -276,7 +276,7 @@ START_TEST(refuses_strangers)
 	int fd = open(path, O_WRONLY);
 	ck_assert_int_eq(pwrite(fd, "X", 1, 30), 1);
 	close(fd);
-	ck_assert_int_eq(okof_open(&t, d, OKOF_CREATE, NULL), OKOF_ECORRUPT);
+	ck_assert_int_eq(okof_open(&t, d, OKOF_CREATE, NULL, NULL), OKOF_ECORRUPT);
 	remove_tree(d);
 	free(d);
 }
@@ -288,14 +288,14 @@ START_TEST(settings)
 	char *d = make_tmpdir();
 	okof_store *t;
 
-	ck_assert_int_eq(okof_open(&t, d, OKOF_CREATE | OKOF_INIT, &st), 0);
+	ck_assert_int_eq(okof_open(&t, d, OKOF_CREATE | OKOF_INIT, &st, NULL), 0);
 	okof_close(t);
-	ck_assert_int_eq(okof_open(&t, d, 0, NULL), 0);
+	ck_assert_int_eq(okof_open(&t, d, 0, NULL, NULL), 0);
 	okof_get_settings(t, &got);
 	ck_assert_uint_eq(got.compress_threshold, 10);
 	okof_close(t);
 	st.compress_threshold = 11;
-	ck_assert_int_eq(okof_open(&t, d, OKOF_CREATE | OKOF_INIT, &st),
+	ck_assert_int_eq(okof_open(&t, d, OKOF_CREATE | OKOF_INIT, &st, NULL),
 			 OKOF_ESETTINGS);
 	remove_tree(d);
 	free(d);
