@@ -74,8 +74,7 @@ $(BIN): $(CLI_OBJ) $(BUILD)/libokof.a $(BUILD)/link.mk
 
 $(BUILD)/check_%.o: tests/check_%.c tests/*.h src/*.h $(BUILD)/.deps
 	$(CC) $(CFLAGS) $(WARN) -Wno-conversion $(WERROR) $(EXTRA_CFLAGS) \
-		$(PKG_CFLAGS) $(TEST_CFLAGS) -Isrc -D_XOPEN_SOURCE=700 \
-		-D_DEFAULT_SOURCE -c -o $@ $<
+		$(PKG_CFLAGS) $(TEST_CFLAGS) -Isrc -D_GNU_SOURCE -c -o $@ $<
 
 TEST_OBJ = $(BUILD)/check_main.o $(BUILD)/check_codec.o \
 	$(BUILD)/check_record.o $(BUILD)/check_store.o

@@ -105,20 +105,45 @@ start_ad(const struct rec_header *h, const struct rec_crypto *cr,
 	memcpy(ad + REC_FIXED + REC_NAME_LEN, cr->salt, REC_SALT_LEN);
 }
 
+/*
+ * The stream's last message (the last chunk, or the key of an empty
+ * value) is also authenticated with the header fields only known at the
+ * end: flags, lengths, chunk count, mtime.  So no header bit can change.
+ */
+#define FINAL_AD_LEN 48
+
+static void
+final_ad(const struct rec_header *h, unsigned char *ad)
+{
+	st16(ad, h->version);
+	st16(ad + 2, h->flags);
+	st32(ad + 4, h->key_len);
+	st32(ad + 8, h->chunk_size);
+	st32(ad + 12, 0);
+	st64(ad + 16, h->value_len);
+	st64(ad + 24, h->nchunks);
+	st64(ad + 32, (uint64_t)h->mtime_ns);
+	st64(ad + 40, (uint64_t)h->expires);
+}
+
 int
 rec_unseal_key(const struct rec_header *h, const struct rec_crypto *cr,
 	       crypto_secretstream_xchacha20poly1305_state *st,
 	       unsigned char *out)
 {
-	unsigned char ad[START_AD_LEN], tag;
+	unsigned char ad[START_AD_LEN + FINAL_AD_LEN], tag;
 	unsigned long long mlen;
+	size_t adlen = START_AD_LEN;
 
 	start_ad(h, cr, ad);
+	if (h->nchunks == 0) {
+		final_ad(h, ad + START_AD_LEN);
+		adlen += FINAL_AD_LEN;
+	}
 	if (crypto_secretstream_xchacha20poly1305_init_pull(st, h->stream,
 							    cr->key) != 0 ||
 	    crypto_secretstream_xchacha20poly1305_pull(
-		    st, out, &mlen, &tag, h->key, h->key_len, ad, sizeof ad) !=
-		    0)
+		    st, out, &mlen, &tag, h->key, h->key_len, ad, adlen) != 0)
 		return OKOF_ECORRUPT;
 	/* An empty value ends the stream with the key. */
 	if (tag != (h->nchunks == 0
@@ -280,12 +305,15 @@ flush_out(struct rec_writer *w)
 static void
 seal_key(struct rec_writer *w, int last)
 {
-	unsigned char ad[START_AD_LEN], *plain = w->cbuf;
+	unsigned char ad[START_AD_LEN + FINAL_AD_LEN], *plain = w->cbuf;
 
 	memcpy(plain, w->keycopy, w->key_plain_len);
 	start_ad(&w->h, w->cr, ad);
+	if (last)
+		final_ad(&w->h, ad + START_AD_LEN); /* an empty value */
 	crypto_secretstream_xchacha20poly1305_push(
-		&w->ss, w->keycopy, NULL, plain, w->key_plain_len, ad, sizeof ad,
+		&w->ss, w->keycopy, NULL, plain, w->key_plain_len, ad,
+		START_AD_LEN + (last ? FINAL_AD_LEN : 0),
 		last ? crypto_secretstream_xchacha20poly1305_TAG_FINAL
 		     : crypto_secretstream_xchacha20poly1305_TAG_MESSAGE);
 	sodium_memzero(plain, w->key_plain_len);
@@ -313,12 +341,21 @@ emit_chunk(struct rec_writer *w, int last)
 	st32(ch + 8, (uint32_t)codec);
 	if (w->cr) {
 		/* Compressed first, then sealed; the chunk's index and
-		 * header are authenticated with it. */
-		unsigned char ad[8 + 12];
+		 * header are authenticated with it, and with the last
+		 * chunk the header as it will be when this one is in. */
+		unsigned char ad[8 + 12 + FINAL_AD_LEN];
+		size_t adlen = 8 + 12;
 		st64(ad, w->h.nchunks);
 		memcpy(ad + 8, ch, 12);
+		if (last) {
+			struct rec_header fin = w->h;
+			fin.value_len += w->raw_len;
+			fin.nchunks++;
+			final_ad(&fin, ad + adlen);
+			adlen += FINAL_AD_LEN;
+		}
 		crypto_secretstream_xchacha20poly1305_push(
-			&w->ss, w->ebuf, NULL, stored, slen, ad, sizeof ad,
+			&w->ss, w->ebuf, NULL, stored, slen, ad, adlen,
 			last ? crypto_secretstream_xchacha20poly1305_TAG_FINAL
 			     : crypto_secretstream_xchacha20poly1305_TAG_MESSAGE);
 		stored = w->ebuf;
@@ -413,11 +450,11 @@ recw_finish(struct rec_writer *w, int64_t mtime_ns)
 {
 	int rc;
 
+	w->h.mtime_ns = mtime_ns; /* before the last message seals it */
 	if (w->raw_len > 0 && (rc = emit_chunk(w, 1)) < 0)
 		return rc;
 	if (w->cr && !w->key_sealed)
 		seal_key(w, 1); /* an empty value */
-	w->h.mtime_ns = mtime_ns;
 	if (!w->flushed) {
 		/* The common small value: header and data in one write. */
 		rec_header_encode(&w->h, w->out);
@@ -591,15 +628,23 @@ recr_next(struct rec_reader *r, const void **p, size_t *n)
 	r->pos += REC_CHUNK_HDR + slen;
 	r->consumed += REC_CHUNK_HDR + slen;
 	if (r->cr) {
-		unsigned char ad[8 + 12], tag;
+		unsigned char ad[8 + 12 + FINAL_AD_LEN], tag;
 		unsigned long long mlen;
+		size_t adlen = 8 + 12;
+		int last = r->next_chunk + 1 == r->h.nchunks;
 		st64(ad, r->next_chunk);
 		memcpy(ad + 8, ch, 12);
+		if (last) {
+			/* As stored: the sealed key's length. */
+			struct rec_header fin = r->h;
+			fin.key_len += REC_ABYTES;
+			final_ad(&fin, ad + adlen);
+			adlen += FINAL_AD_LEN;
+		}
 		if (crypto_secretstream_xchacha20poly1305_pull(
 			    &r->ss, r->dbuf, &mlen, &tag, data, slen, ad,
-			    sizeof ad) != 0)
+			    adlen) != 0)
 			return corrupt(r, "authentication failed (chunk)");
-		int last = r->next_chunk + 1 == r->h.nchunks;
 		if (tag != (last ? crypto_secretstream_xchacha20poly1305_TAG_FINAL
 				 : crypto_secretstream_xchacha20poly1305_TAG_MESSAGE))
 			return corrupt(r, "authentication failed (stream end)");

@@ -11,6 +11,18 @@
 #include "check_okof.h"
 #include "record.h"
 
+/* The sealing context of the crypto tests, and one for another store. */
+static unsigned char test_key[32] = {1, 2, 3};
+static unsigned char test_salt[32] = {9, 9, 9};
+static unsigned char other_salt[32] = {7};
+static struct rec_crypto cr_a = {test_key, test_salt,
+				 "00112233445566778899aabbccddeeff"};
+static struct rec_crypto cr_b = {test_key, test_salt,
+				 "ffeeddccbbaa99887766554433221100"};
+static struct rec_crypto cr_c = {test_key, other_salt,
+				 "00112233445566778899aabbccddeeff"};
+static const struct rec_crypto *crypto; /* for the next write/read */
+
 /* Writes a record of data/len for key into a new temp file; returns fd. */
 static int
 write_record(const char *key, const unsigned char *data, size_t len,
@@ -23,7 +35,7 @@ write_record(const char *key, const unsigned char *data, size_t len,
 	ck_assert_ptr_nonnull(f);
 	fd = dup(fileno(f));
 	fclose(f);
-	ck_assert_int_eq(recw_init(&w, fd, key, strlen(key), threshold, 0, NULL),
+	ck_assert_int_eq(recw_init(&w, fd, key, strlen(key), threshold, 0, crypto),
 			 0);
 	/* Feed it in uneven pieces to cross chunk edges mid-write. */
 	size_t off = 0, step = 1;
@@ -43,8 +55,17 @@ write_record(const char *key, const unsigned char *data, size_t len,
  * Reads the record in fd.  Returns 0 and the value in *out, or the
  * first error.  Either way *out_len says how many bytes were returned.
  */
+static int read_record_opts(int fd, unsigned char **out, size_t *out_len,
+			    int no_crc);
+
 static int
 read_record(int fd, unsigned char **out, size_t *out_len)
+{
+	return read_record_opts(fd, out, out_len, 0);
+}
+
+static int
+read_record_opts(int fd, unsigned char **out, size_t *out_len, int no_crc)
 {
 	struct rec_reader r;
 	struct stat st;
@@ -55,7 +76,7 @@ read_record(int fd, unsigned char **out, size_t *out_len)
 
 	ck_assert_int_eq(fstat(fd, &st), 0);
 	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
-	rc = recr_open(&r, fd, (uint64_t)st.st_size, 0, NULL);
+	rc = recr_open(&r, fd, (uint64_t)st.st_size, no_crc, crypto);
 	if (rc == 0) {
 		while ((rc = recr_next(&r, &p, &n)) > 0) {
 			while (len + n > cap)
@@ -264,6 +285,128 @@ START_TEST(swapped_chunks_detected)
 }
 END_TEST
 
+START_TEST(sealed_round_trips)
+{
+	crypto = &cr_a;
+	for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+		for (int text = 0; text < 2; text++) {
+			size_t len = sizes[i];
+			unsigned char *data = malloc(len + 1), *back;
+			size_t blen;
+			fill_data(data, len, text, (unsigned)i);
+			int fd = write_record("secret key", data, len,
+					      OKOF_THRESHOLD_DEFAULT);
+			/* Neither the key nor the value is in the file. */
+			size_t flen;
+			unsigned char *whole = slurp(fd, &flen);
+			ck_assert_ptr_null(memmem(whole, flen, "secret key", 10));
+			if (len >= 64)
+				ck_assert_ptr_null(memmem(whole, flen, data, 64));
+			free(whole);
+			ck_assert_int_eq(read_record(fd, &back, &blen), 0);
+			ck_assert_uint_eq(blen, len);
+			ck_assert(memcmp(back, data, len) == 0);
+			free(back);
+			/* Bound to its name and its store. */
+			crypto = &cr_b;
+			ck_assert_int_eq(read_record(fd, &back, &blen),
+					 OKOF_ECORRUPT);
+			free(back);
+			crypto = &cr_c;
+			ck_assert_int_eq(read_record(fd, &back, &blen),
+					 OKOF_ECORRUPT);
+			free(back);
+			/* A plain reader refuses it, and vice versa. */
+			crypto = NULL;
+			ck_assert_int_eq(read_record(fd, &back, &blen),
+					 OKOF_ECORRUPT);
+			free(back);
+			crypto = &cr_a;
+			close(fd);
+			free(data);
+		}
+	}
+	crypto = NULL;
+	int fd = write_record("plain", (const unsigned char *)"v", 1, 256);
+	crypto = &cr_a;
+	unsigned char *back;
+	size_t blen;
+	ck_assert_int_eq(read_record(fd, &back, &blen), OKOF_ECORRUPT);
+	free(back);
+	close(fd);
+	crypto = NULL;
+}
+END_TEST
+
+/*
+ * With checksums switched off, as an attacker who rewrites them would
+ * have it, authentication alone catches every flipped bit, a chunk cut
+ * off at its boundary and chunks swapped.
+ */
+START_TEST(sealed_tampering_detected)
+{
+	crypto = &cr_a;
+	size_t vlen = 2 * OKOF_CHUNK_SIZE + 10;
+	unsigned char *data = malloc(vlen);
+	fill_data(data, vlen, 0, 3);
+	int fd = write_record("k", data, vlen, OKOF_THRESHOLD_DEFAULT);
+	size_t len;
+	unsigned char *whole = slurp(fd, &len);
+	size_t hlen = rec_header_len(1 + REC_ABYTES);
+	size_t cl = REC_CHUNK_HDR + OKOF_CHUNK_SIZE + REC_ABYTES;
+	unsigned char *back;
+	size_t blen;
+
+	/* Every bit of the header, the chunk headers, and a sample of
+	 * chunk bytes; not the CRC fields, which no_crc ignores. */
+	size_t at[4096], na = 0;
+	for (size_t b = 0; b < hlen + 12; b++)
+		if (b < hlen - 4 || b >= hlen)
+			at[na++] = b;
+	for (size_t b = hlen + cl; b < hlen + cl + 12; b++)
+		at[na++] = b;
+	for (size_t b = hlen + REC_CHUNK_HDR; b < len; b += 997)
+		at[na++] = b;
+	at[na++] = len - 1;
+	for (size_t i = 0; i < na; i++) {
+		for (int bit = 0; bit < 8; bit++) {
+			whole[at[i]] ^= (unsigned char)(1 << bit);
+			int f = copy_prefix(fd, len, whole);
+			int rc = read_record_opts(f, &back, &blen, 1);
+			ck_assert_msg(rc == OKOF_ECORRUPT,
+				      "flip at %zu bit %d: rc %d", at[i], bit,
+				      rc);
+			/* What came out before the failure is genuine. */
+			ck_assert(memcmp(back, data, blen) == 0);
+			free(back);
+			close(f);
+			whole[at[i]] ^= (unsigned char)(1 << bit);
+		}
+	}
+	/* The last chunk dropped, header patched to match: the stream's
+	 * final tag is missing. */
+	int f = copy_prefix(fd, hlen + 2 * cl, whole);
+	ck_assert_int_eq(read_record_opts(f, &back, &blen, 1), OKOF_ECORRUPT);
+	free(back);
+	close(f);
+	/* The first two chunks swapped. */
+	unsigned char *tmp = malloc(cl);
+	memcpy(tmp, whole + hlen, cl);
+	memmove(whole + hlen, whole + hlen + cl, cl);
+	memcpy(whole + hlen + cl, tmp, cl);
+	f = copy_prefix(fd, len, whole);
+	ck_assert_int_eq(read_record_opts(f, &back, &blen, 1), OKOF_ECORRUPT);
+	ck_assert_uint_eq(blen, 0);
+	free(back);
+	close(f);
+	free(tmp);
+	free(whole);
+	free(data);
+	close(fd);
+	crypto = NULL;
+}
+END_TEST
+
 Suite *
 record_suite(void)
 {
@@ -276,6 +419,8 @@ record_suite(void)
 	tcase_add_test(tc, every_bit_flip_detected);
 	tcase_add_test(tc, every_truncation_detected);
 	tcase_add_test(tc, swapped_chunks_detected);
+	tcase_add_test(tc, sealed_round_trips);
+	tcase_add_test(tc, sealed_tampering_detected);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -568,6 +568,129 @@ if command -v zsh >/dev/null; then check "zsh script parses" zsh -n "$T/out"; fi
 run completion fish;		expect "completion of another shell" 2
 run completion;			expect "completion without a shell" 2
 
+# --- encrypted stores ------------------------------------------------------
+X="$T/enc"
+run keygen "$T/key1";		expect "keygen" 0 ""
+check "key file mode 0600" test "$(stat -c %a "$T/key1")" = 600
+check "key file 32 bytes" test "$(stat -c %s "$T/key1")" = 32
+run keygen "$T/key2";		expect "keygen another" 0 ""
+not() { ! "$@"; }
+check "two keys differ" not cmp -s "$T/key1" "$T/key2"
+cp "$T/key1" "$T/key1.copy"
+run keygen "$T/key1";		expect "keygen refuses to overwrite" 3
+check "key file untouched" cmp -s "$T/key1" "$T/key1.copy"
+run -d "$X" init --encrypt;	expect "init --encrypt without a secret" 3
+check "nothing created without a secret" test ! -e "$X"
+run -d "$X" -k "$T/key1" init --encrypt; expect "init --encrypt" 0 ""
+run -d "$X" -k "$T/key1" init --encrypt; expect "init --encrypt again" 0 ""
+run -d "$X" -k "$T/key1" init;	expect "init on an encrypted store" 0 ""
+printf 'HUSHVALUE-9f1c' | OKOF_DIR=$X OKOF_KEY_FILE=$T/key1 "$OKOF" put HUSHKEY-7d2e
+check "put with OKOF_KEY_FILE" test $? = 0
+OKOF_DIR=$X run -k "$T/key1" get HUSHKEY-7d2e; expect "get sealed value" 0 "HUSHVALUE-9f1c"
+OKOF_DIR=$X OKOF_KEY_FILE=$T/key2 run -k "$T/key1" get HUSHKEY-7d2e
+expect "-k wins over OKOF_KEY_FILE" 0 "HUSHVALUE-9f1c"
+OKOF_DIR=$X run get HUSHKEY-7d2e; expect "missing secret" 3
+err_has "missing secret message" "store is encrypted; give -k/--key-file or OKOF_KEY_FILE"
+OKOF_DIR=$X run -k "$T/key2" get HUSHKEY-7d2e; expect "wrong secret" 3
+err_has "wrong secret message" "wrong key"
+before=$(find "$X" | sort | xargs stat -c '%n %s %Y' 2>/dev/null | md5sum)
+OKOF_DIR=$X run -k "$T/key2" put other v; expect "wrong secret: put" 3
+OKOF_DIR=$X run put other v;	expect "missing secret: put" 3
+head -c 31 /dev/urandom >"$T/short"; chmod 600 "$T/short"
+OKOF_DIR=$X run -k "$T/short" get HUSHKEY-7d2e; expect "key file of the wrong size" 3
+err_has "wrong size message" "wrong size"
+cp "$T/key1" "$T/open"; chmod 644 "$T/open"
+OKOF_DIR=$X run -k "$T/open" get HUSHKEY-7d2e; expect "key file readable by others" 3
+err_has "mode message" "chmod 600"
+OKOF_DIR=$X run -k "$T/nokey" get HUSHKEY-7d2e; expect "key file missing" 3
+OKOF_DIR=$X run -k "$T/key1" put HUSHKEY-7d2e HUSHVALUE-argv; expect "argv value refused" 2
+run -d "$T/enc-new" -k "$T/key1" put k v; expect "argv value refused on a new store" 2
+after=$(find "$X" | sort | xargs stat -c '%n %s %Y' 2>/dev/null | md5sum)
+check "refused commands wrote nothing" test "$before" = "$after"
+K1="-k $T/key1"
+OKOF_DIR=$X "$OKOF" $K1 put --ttl 1h HUSHTTL-5a5a <"$T/v1"
+OKOF_DIR=$X "$OKOF" $K1 put HUSHBIG-0c0c <"$T/big"
+seq 1 200000 | sed 's/^/HUSHLINE-/' | OKOF_DIR=$X "$OKOF" $K1 put HUSHSEQ-3b3b
+OKOF_DIR=$X run $K1 get HUSHBIG-0c0c; expect_out "sealed 3 MB round trip" "$T/big"
+OKOF_DIR=$X run $K1 stat HUSHSEQ-3b3b
+check "stat: encrypted yes" grep -qx 'encrypted: yes' "$T/out"
+check "stat: compressed yes (compressed before sealing)" grep -qx 'compressed: yes' "$T/out"
+: >"$T/e0"; OKOF_DIR=$X "$OKOF" $K1 put HUSHEMPTY <"$T/e0"
+OKOF_DIR=$X run $K1 get HUSHEMPTY; expect "sealed empty value" 0 ""
+OKOF_DIR=$X run $K1 list HUSH;	expect "list decrypts keys" 0 "$(printf 'HUSHBIG-0c0c\nHUSHEMPTY\nHUSHKEY-7d2e\nHUSHSEQ-3b3b\nHUSHTTL-5a5a')"
+OKOF_DIR=$X run $K1 incr HUSHCOUNT; expect "incr on an encrypted store" 0 "1"
+OKOF_DIR=$X run $K1 verify;	expect "verify encrypted store" 0 ""
+OKOF_DIR=$X run $K1 export;	cp "$T/out" "$T/encexp"
+check "export decrypts" grep -qF '"key":"HUSHKEY-7d2e","value":"HUSHVALUE-9f1c"' "$T/encexp"
+OKOF_DIR=$T/enc2 runin "$T/encexp" -k "$T/key2" import; expect "import into an encrypted store" 0
+OKOF_DIR=$T/enc2 run -k "$T/key2" export; expect_out "encrypted round trip" "$T/encexp"
+OKOF_DIR=$X run $K1 backup "$T/encbk"; expect "backup of an encrypted store" 0
+OKOF_DIR=$T/encbk run -k "$T/key1" verify; expect "backup stays sealed with the same secret" 0
+OKOF_DIR=$T/encbk run get HUSHKEY-7d2e; expect "backup needs the secret" 3
+OKOF_DIR=$X run $K1 gc;		expect "gc on an encrypted store" 0
+# A put in progress: its temp file holds no plaintext either.
+mkfifo "$T/efifo"
+OKOF_DIR=$X "$OKOF" $K1 put HUSHSLOW-1e1e <"$T/efifo" &
+epid=$!
+exec 8>"$T/efifo"
+head -c 3000000 /dev/urandom | base64 | sed 's/^/HUSHTEMP-/' >&8
+sleep 0.3
+check "temp file exists" test -n "$(find "$X" -name '.tmp-*' -size +1k)"
+check "no plaintext in any file, temp files included" test -z "$(grep -rl -a HUSH "$X" "$T/enc2" "$T/encbk")"
+exec 8>&-
+wait $epid
+OKOF_DIR=$X run $K1 get HUSHSLOW-1e1e; check "slow sealed put finished" test $st = 0 -a "$(head -c 9 "$T/out")" = HUSHTEMP-
+check "still no plaintext anywhere" test -z "$(grep -rl -a HUSH "$X")"
+# Tampering: every kind detected, never returned.
+rec_file() { # the record file of key $1: the one that moves when it is rewritten
+	local before after
+	before=$(ls "$X"/*/* | sort); OKOF_DIR=$X "$OKOF" $K1 del "$1"
+	after=$(ls "$X"/*/* | sort); comm -23 <(echo "$before") <(echo "$after")
+}
+OKOF_DIR=$X "$OKOF" $K1 get HUSHBIG-0c0c >"$T/bigcopy"
+f=$(rec_file HUSHBIG-0c0c); OKOF_DIR=$X "$OKOF" $K1 put HUSHBIG-0c0c <"$T/bigcopy"
+cp "$f" "$T/bigrec"
+tamper() { # DESC COMMAND...: damage the record, expect exit 3, restore
+	local desc=$1; shift
+	"$@"
+	OKOF_DIR=$X run $K1 get HUSHBIG-0c0c
+	check "tampering: $desc: get exit 3" test $st = 3
+	check "tampering: $desc: output is a prefix of the value" cmp -s "$T/out" <(head -c "$(wc -c <"$T/out")" "$T/big")
+	OKOF_DIR=$X run $K1 verify
+	check "tampering: $desc: verify exit 3" test $st = 3
+	cp "$T/bigrec" "$f"
+}
+flip() { printf '\x55' | dd of="$f" bs=1 seek="$1" conv=notrunc 2>/dev/null; }
+hlen=$((80 + 12 + 17 + 4)); clen=$((16 + 65536 + 17))
+tamper "bit in the header" flip 60
+tamper "bit in a chunk" flip $((hlen + clen + 500))
+tamper "cut at a chunk boundary" truncate -s $((hlen + 2 * clen)) "$f"
+tamper "last chunk dropped" truncate -s $(( $(stat -c %s "$T/bigrec") - (3000000 % 65536) - 16 - 17)) "$f"
+g=$(rec_file HUSHKEY-7d2e); printf 'HUSHVALUE-9f1c' | OKOF_DIR=$X "$OKOF" $K1 put HUSHKEY-7d2e
+cp "$g" "$T/smallrec"
+swap() { cp "$f" "$T/sw"; cp "$g" "$f"; cp "$T/sw" "$g"; }
+swap
+OKOF_DIR=$X run $K1 get HUSHBIG-0c0c; expect "swapped record files (1)" 3
+OKOF_DIR=$X run $K1 get HUSHKEY-7d2e; expect "swapped record files (2)" 3
+cp "$T/bigrec" "$f"; cp "$T/smallrec" "$g"
+OKOF_DIR=$X run $K1 get HUSHKEY-7d2e; expect "restored record reads again" 0 "HUSHVALUE-9f1c"
+# A record of another store, under another secret, copied in.
+OKOF_DIR=$T/enc3 "$OKOF" -k "$T/key2" put HUSHKEY-7d2e <"$T/v1"
+cp "$T/enc3"/*/* "$g"
+OKOF_DIR=$X run $K1 get HUSHKEY-7d2e; expect "record from another store" 3
+cp "$T/smallrec" "$g"
+# The same secret, another store: records are bound to their store.
+OKOF_DIR=$T/enc4 "$OKOF" $K1 init --encrypt
+printf 'x' | OKOF_DIR=$T/enc4 "$OKOF" $K1 put HUSHKEY-7d2e
+cp "$T/enc4"/*/* "$g" 2>/dev/null
+OKOF_DIR=$X run $K1 get HUSHKEY-7d2e; check "record from a store with the same secret: not returned" test $st != 0
+cp "$T/smallrec" "$g"
+# A plaintext record planted in an encrypted store is refused.
+OKOF_DIR=$T/plain5 "$OKOF" put HUSHKEY-7d2e planted
+cp "$T/plain5"/*/* "$g"
+OKOF_DIR=$X run $K1 get HUSHKEY-7d2e; check "planted plaintext record: not returned" test $st != 0 -a "$(cat "$T/out")" != planted
+cp "$T/smallrec" "$g"
+
 # --- kill -9 while streaming --------------------------------------------
 K="$T/kill"
 head -c 4000000 /dev/urandom >"$T/old"
