@@ -99,6 +99,32 @@ check: $(BIN) $(TESTS) $(BUILD)/maxrss
 check-big: $(BIN) $(BUILD)/maxrss
 	OKOF=./$(BIN) MAXRSS=$(BUILD)/maxrss bash tests/big.sh
 
+# Benchmarks: baselines built beside the tests; BENCH=--full for the
+# README's table (long), --quick for a smoke run.
+BENCH ?= --quick
+BENCH_TOOLS = $(BUILD)/bench/floor $(BUILD)/bench/snappyfloor \
+	$(BUILD)/bench/spawnbench
+
+$(BUILD)/bench/floor: tests/bench/floor.c $(BUILD)/.deps
+	@mkdir -p $(BUILD)/bench
+	$(CC) -O2 $(WARN) -Wno-conversion $(WERROR) -D_DEFAULT_SOURCE -static \
+		-o $@ tests/bench/floor.c || \
+	$(CC) -O2 $(WARN) -Wno-conversion $(WERROR) -D_DEFAULT_SOURCE \
+		-o $@ tests/bench/floor.c
+
+$(BUILD)/bench/snappyfloor: tests/bench/snappyfloor.c $(BUILD)/.deps
+	@mkdir -p $(BUILD)/bench
+	$(CC) -O2 $(WARN) -Wno-conversion $(WERROR) $(PKG_CFLAGS) -o $@ \
+		tests/bench/snappyfloor.c `pkg-config --libs snappy`
+
+$(BUILD)/bench/spawnbench: tests/bench/spawnbench.c $(BUILD)/.deps
+	@mkdir -p $(BUILD)/bench
+	$(CC) -O2 $(WARN) -Wno-conversion $(WERROR) -D_DEFAULT_SOURCE \
+		-D_POSIX_C_SOURCE=200809L -o $@ tests/bench/spawnbench.c
+
+bench: $(BIN) $(BENCH_TOOLS) $(BUILD)/maxrss
+	OKOF=./$(BIN) BENCH_BIN=$(BUILD)/bench bash tests/bench/run $(BENCH)
+
 install: $(BIN)
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANPREFIX)/man1 \
 		$(DESTDIR)$(MANPREFIX)/man5
@@ -116,4 +142,4 @@ uninstall:
 clean:
 	rm -rf okof build build-*
 
-.PHONY: all check check-big install uninstall clean
+.PHONY: all check check-big bench install uninstall clean

@@ -111,7 +111,7 @@ backup_one(void *ctx, int sb, const char *bucket, const char *name,
 		struct okof_item it = {.kind = OKOF_ITEM_OK, .path = path,
 				       .key = (const char *)h->key,
 				       .klen = h->key_len, .detail = "",
-				       .bytes = b->pk.file_size};
+				       .bytes = b->pk.h.value_len};
 		snprintf(path, sizeof path, "%s/%s", bucket, name);
 		return b->fn(b->ctx, &it);
 	}

@@ -27,27 +27,21 @@ struct okof_reader {
 static int
 open_record(okof_store *s, const struct rec_name *nm, struct stat *st)
 {
-	int bfd, fd;
+	char path[BUCKET_HEX + 1 + NAME_HEX + 1];
+	int fd, err;
 
-	bfd = io_open_dir(s->dirfd, nm->bucket);
-	if (bfd < 0)
-		return bfd == -ENOENT ? OKOF_ENOTFOUND
-				      : store_fail(s, bfd, nm->bucket, NULL,
-						   "cannot open directory");
-	do
-		fd = openat(bfd, nm->file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
-					   O_NONBLOCK);
-	while (fd < 0 && errno == EINTR);
-	int err = errno;
-	close(bfd);
+	memcpy(path, nm->bucket, BUCKET_HEX);
+	path[BUCKET_HEX] = '/';
+	memcpy(path + BUCKET_HEX + 1, nm->file, NAME_HEX + 1);
+	/* O_NONBLOCK: a FIFO planted as a record must not hang us. */
+	fd = io_open_beneath(s->dirfd, path, O_NONBLOCK);
 	if (fd < 0) {
-		if (err == ENOENT)
+		if (fd == -ENOENT)
 			return OKOF_ENOTFOUND;
-		if (err == ELOOP)
+		if (fd == -ELOOP || fd == -EXDEV)
 			return store_fail(s, OKOF_ENOTFILE, nm->bucket,
 					  nm->file, "record is a symlink");
-		return store_fail(s, -err, nm->bucket, nm->file,
-				  "cannot open");
+		return store_fail(s, fd, nm->bucket, nm->file, "cannot open");
 	}
 	if (fstat(fd, st) != 0) {
 		err = errno;

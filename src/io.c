@@ -1,8 +1,15 @@
 /* io.c - see io.h. */
 #include "io.h"
 
+#ifdef __linux__
+#define _GNU_SOURCE
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#endif
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -114,6 +121,55 @@ io_open_dir(int at, const char *dir)
 				     O_CLOEXEC);
 	while (fd < 0 && errno == EINTR);
 	return fd < 0 ? -errno : fd;
+}
+
+int
+io_open_beneath(int at, const char *path, int flags)
+{
+	int fd;
+
+#if defined(__linux__) && defined(SYS_openat2) && defined(RESOLVE_BENEATH)
+	static int no_openat2;
+	if (!no_openat2) {
+		struct open_how how = {
+			.flags = (uint64_t)(O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+					    flags),
+			.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+				   RESOLVE_NO_MAGICLINKS,
+		};
+		do
+			fd = (int)syscall(SYS_openat2, at, path, &how,
+					  sizeof how);
+		while (fd < 0 && errno == EINTR);
+		if (fd >= 0)
+			return fd;
+		/* Older kernels, or a seccomp filter that does not know
+		 * openat2: walk instead, from now on. */
+		if (errno != ENOSYS && errno != EPERM && errno != E2BIG)
+			return -errno;
+		no_openat2 = 1;
+	}
+#endif
+	const char *slash = strchr(path, '/');
+	if (!slash) {
+		do
+			fd = openat(at, path,
+				    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | flags);
+		while (fd < 0 && errno == EINTR);
+		return fd < 0 ? -errno : fd;
+	}
+	char dir[256];
+	size_t n = (size_t)(slash - path);
+	if (n >= sizeof dir)
+		return -ENAMETOOLONG;
+	memcpy(dir, path, n);
+	dir[n] = '\0';
+	int dfd = io_open_dir(at, dir);
+	if (dfd < 0)
+		return dfd;
+	fd = io_open_beneath(dfd, slash + 1, flags);
+	close(dfd);
+	return fd;
 }
 
 int

@@ -37,6 +37,15 @@ int io_flock(int fd, int op);
 int io_open_dir(int at, const char *dir);
 
 /*
+ * Opens path (relative to at, one or more components) for reading
+ * without following a symlink in any component and without leaving at:
+ * one openat2() on Linux, a walk with O_NOFOLLOW elsewhere.  flags are
+ * added to O_RDONLY | O_NOFOLLOW | O_CLOEXEC.  Returns the fd or
+ * -errno (-ELOOP for a symlink).
+ */
+int io_open_beneath(int at, const char *path, int flags);
+
+/*
  * Creates directory name under at with mode 0700 whatever the umask,
  * then makes it durable in at.  An existing directory is not an error.
  * Returns 1 if it was created, 0 if it existed, or -errno.

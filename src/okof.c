@@ -90,6 +90,7 @@ struct cmd {
 	const struct cli_opt *opts;
 	int min_args, max_args; /* operands; max -1: any */
 	const char *args;	/* operand synopsis, for messages */
+	int writes;		/* writes records: clean up on signals */
 };
 
 static const char *prog_dir;	/* from -d, for every command */
@@ -610,20 +611,24 @@ cmd_list(struct cli *c)
 		return rc;
 	}
 	char end = c->set[O_NUL] ? '\0' : '\n';
+	struct outbuf ob = {0};
 	for (size_t i = 0; i < keys.n && rc == 0; i++) {
 		if (c->set[O_LONG]) {
-			char line[96], when[32];
+			char when[32];
 			iso_time(when, sizeof when,
 				 keys.v[i].mtime_ns / 1000000000);
-			snprintf(line, sizeof line, "%" PRIu64 "\t%s\t",
-				 keys.v[i].size, when);
-			rc = out_write(line, strlen(line));
+			ob_fmt(&ob, "%" PRIu64 "\t%s\t", keys.v[i].size, when);
 		}
-		if (rc == 0)
-			rc = out_write(keys.v[i].key, keys.v[i].len);
-		if (rc == 0)
-			rc = out_write(&end, 1);
+		ob_bytes(&ob, keys.v[i].key, keys.v[i].len);
+		ob_bytes(&ob, &end, 1);
+		if (ob.failed)
+			rc = (msg("out of memory"), EX_FAIL);
+		else if (ob.len >= 65536 || i + 1 == keys.n) {
+			rc = out_write(ob.buf, ob.len);
+			ob.len = 0;
+		}
 	}
+	ob_free(&ob);
 	if (rc == 0 && keys.bad > 0) {
 		msg("skipped %zu corrupt record%s (last: %s/%s: %s); run "
 		    "'okof verify'",
@@ -1151,21 +1156,21 @@ static const struct cli_opt no_opts[] = {
 };
 
 static const struct cmd commands[] = {
-	{"backup", cmd_backup, no_opts, 1, 1, "DEST"},
-	{"completion", cmd_completion, no_opts, 1, 1, "SHELL"},
-	{"del", cmd_del, del_opts, 1, -1, "KEY..."},
-	{"export", cmd_export, no_opts, 0, 0, ""},
-	{"gc", cmd_gc, gc_opts, 0, 0, ""},
-	{"get", cmd_get, no_opts, 1, 1, "KEY"},
-	{"has", cmd_has, no_opts, 1, 1, "KEY"},
-	{"import", cmd_import, no_opts, 0, 0, ""},
-	{"incr", cmd_incr, nosync_opts, 1, 2, "KEY [DELTA]"},
-	{"init", cmd_init, init_opts, 0, 0, ""},
-	{"keygen", cmd_keygen, no_opts, 1, 1, "FILE"},
-	{"list", cmd_list, list_opts, 0, 1, "[PREFIX]"},
-	{"put", cmd_put, put_opts, 1, 2, "KEY [VALUE]"},
-	{"stat", cmd_stat, stat_opts, 1, 1, "KEY"},
-	{"verify", cmd_verify, verify_opts, 0, 0, ""},
+	{"backup", cmd_backup, no_opts, 1, 1, "DEST", 0},
+	{"completion", cmd_completion, no_opts, 1, 1, "SHELL", 0},
+	{"del", cmd_del, del_opts, 1, -1, "KEY...", 0},
+	{"export", cmd_export, no_opts, 0, 0, "", 0},
+	{"gc", cmd_gc, gc_opts, 0, 0, "", 0},
+	{"get", cmd_get, no_opts, 1, 1, "KEY", 0},
+	{"has", cmd_has, no_opts, 1, 1, "KEY", 0},
+	{"import", cmd_import, no_opts, 0, 0, "", 0},
+	{"incr", cmd_incr, nosync_opts, 1, 2, "KEY [DELTA]", 1},
+	{"init", cmd_init, init_opts, 0, 0, "", 1},
+	{"keygen", cmd_keygen, no_opts, 1, 1, "FILE", 0},
+	{"list", cmd_list, list_opts, 0, 1, "[PREFIX]", 0},
+	{"put", cmd_put, put_opts, 1, 2, "KEY [VALUE]", 1},
+	{"stat", cmd_stat, stat_opts, 1, 1, "KEY", 0},
+	{"verify", cmd_verify, verify_opts, 0, 0, "", 0},
 };
 
 static void
@@ -1205,12 +1210,6 @@ main(int argc, char **argv)
 	/* A reader that goes away ends us as it ends cat, even if our
 	 * parent ignored SIGPIPE. */
 	signal(SIGPIPE, SIG_DFL);
-	struct sigaction sa = {0};
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
 
 	/* Global options, up to the command. */
 	struct cli g = {0};
@@ -1283,6 +1282,15 @@ main(int argc, char **argv)
 		msg("cannot initialise libsodium");
 		cli_free(&c);
 		return EX_FAIL;
+	}
+	if (cmd->writes) {
+		/* An interrupted write removes its temp file on the way out. */
+		struct sigaction sa = {0};
+		sa.sa_handler = on_signal;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGHUP, &sa, NULL);
 	}
 	int needs_store = cmd->run != cmd_completion && cmd->run != cmd_keygen;
 	rc = needs_store ? load_secret() : 0;

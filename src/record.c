@@ -538,9 +538,12 @@ recr_open(struct rec_reader *r, int fd, uint64_t file_size, int no_crc,
 	r->cr = cr;
 	r->file_size = file_size;
 	r->no_crc = no_crc;
-	/* Room for the largest valid chunk; a small record is read whole
-	 * by the first read(). */
-	r->cap = IN_MIN + REC_CHUNK_HDR + codec_bound(REC_CHUNK_MAX);
+	/* A small record is read whole by the first read(), into a buffer
+	 * its own size; a large one gets room for its largest chunk once
+	 * the header has said how large that is. */
+	r->cap = file_size < IN_MIN ? (size_t)file_size + 1 : IN_MIN;
+	if (r->cap < rec_header_len(OKOF_KEY_MAX + REC_ABYTES))
+		r->cap = rec_header_len(OKOF_KEY_MAX + REC_ABYTES);
 	r->buf = malloc(r->cap);
 	if (!r->buf)
 		return -ENOMEM;
@@ -581,6 +584,17 @@ recr_open(struct rec_reader *r, int fd, uint64_t file_size, int no_crc,
 		memcpy(r->key, r->h.key, r->h.key_len);
 	}
 	r->h.key = r->key;
+	/* Only now (h.key pointed into buf until here): room for a whole
+	 * chunk of a record larger than the first buffer. */
+	size_t need = IN_MIN + REC_CHUNK_HDR + codec_bound(r->h.chunk_size) +
+		      REC_ABYTES;
+	if (file_size > r->cap && r->cap < need) {
+		unsigned char *nb = realloc(r->buf, need);
+		if (!nb)
+			return -ENOMEM;
+		r->buf = nb;
+		r->cap = need;
+	}
 	r->pos = (size_t)hl;
 	r->consumed = (uint64_t)hl;
 	/* Every chunk has a header: a file shorter than that is cut short,

@@ -238,9 +238,9 @@ meta_read(okof_store *s, const unsigned char *secret)
 		return -errno;
 	if (fstat(fd, &st) != 0)
 		rc = -errno;
-	else if (!S_ISREG(st.st_mode))
+	else if (!S_ISREG(st.st_mode) || st.st_size != META_SIZE)
 		rc = OKOF_ECORRUPT;
-	else if ((n = io_read_full(fd, m, sizeof m)) < 0)
+	else if ((n = io_read_full(fd, m, META_SIZE)) < 0)
 		rc = (int)n;
 	else
 		rc = meta_decode(s, m, (size_t)n, check);

@@ -53,11 +53,10 @@ const struct rec_crypto *store_crypto(const okof_store *s,
 				      struct rec_crypto *cr);
 
 /* A record's header and (unsealed, authenticated) key, read without
- * its value. */
+ * its value: an open, one read (two for long keys) and a close. */
 struct store_peek {
 	struct rec_header h; /* h.key points at key */
 	unsigned char key[OKOF_KEY_MAX];
-	uint64_t file_size;
 	unsigned char buf[REC_FIXED + OKOF_KEY_MAX + REC_ABYTES + 4];
 };
 
