@@ -125,6 +125,35 @@ $(BUILD)/bench/spawnbench: tests/bench/spawnbench.c $(BUILD)/.deps
 bench: $(BIN) $(BENCH_TOOLS) $(BUILD)/maxrss
 	OKOF=./$(BIN) BENCH_BIN=$(BUILD)/bench bash tests/bench/run $(BENCH)
 
+# Fuzzing with libFuzzer (clang): FUZZ_SECONDS per target.  New
+# crashers land in build-fuzz/; copy them to tests/fuzz/corpus/TARGET/.
+FUZZ_TARGETS = record record_nocrc codec sealed jsonl parse
+FUZZ_SECONDS ?= 20
+FUZZ_CC ?= clang
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=all -D_GNU_SOURCE -Isrc $(PKG_CFLAGS)
+FUZZ_SRC = $(LIB_SRC) src/cli.c src/jsonl.c
+
+fuzz: $(BUILD)/.deps
+	@mkdir -p build-fuzz
+	@for t in $(FUZZ_TARGETS); do \
+		$(FUZZ_CC) $(FUZZ_FLAGS) -DTARGET_$$t -o build-fuzz/fuzz_$$t \
+			tests/fuzz/fuzz.c $(FUZZ_SRC) \
+			`pkg-config --libs jansson libsodium snappy` -lstdc++ \
+			|| exit 1; \
+	done
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p build-fuzz/corpus_$$t; \
+		echo "fuzz $$t: $(FUZZ_SECONDS) s"; \
+		build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+			-max_len=200000 -artifact_prefix=build-fuzz/crash_$$t- \
+			-print_final_stats=1 build-fuzz/corpus_$$t \
+			tests/fuzz/corpus/$$t 2>build-fuzz/$$t.log || \
+			{ tail -40 build-fuzz/$$t.log; exit 1; }; \
+		grep -E "stat::number_of_executed_units|stat::peak_rss" \
+			build-fuzz/$$t.log; \
+	done
+
 install: $(BIN)
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANPREFIX)/man1 \
 		$(DESTDIR)$(MANPREFIX)/man5
@@ -142,4 +171,4 @@ uninstall:
 clean:
 	rm -rf okof build build-*
 
-.PHONY: all check check-big bench install uninstall clean
+.PHONY: all check check-big bench fuzz install uninstall clean

@@ -3,7 +3,9 @@
  * where the filesystem allows, byte copies where it does not.
  */
 #ifdef __linux__
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* syncfs */
+#endif
 #endif
 #include <errno.h>
 #include <fcntl.h>
@@ -36,9 +38,10 @@ copy_file(int sb, int db, const char *name)
 	int in, out, lockfd, rc = 0;
 	ssize_t n;
 
-	in = openat(sb, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	in = io_openat(sb, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
+		       0);
 	if (in < 0)
-		return errno == ENOENT ? 0 : -errno;
+		return in == -ENOENT ? 0 : in;
 	out = store_tmp_create(db, tmp, &lockfd);
 	if (out < 0) {
 		close(in);
@@ -60,10 +63,10 @@ copy_file(int sb, int db, const char *name)
 	int crc = io_close(out);
 	if (rc == 0)
 		rc = crc;
-	if (rc == 0 && renameat(db, tmp, db, name) != 0)
-		rc = -errno;
+	if (rc == 0)
+		rc = io_renameat(db, tmp, db, name);
 	if (rc < 0)
-		unlinkat(db, tmp, 0);
+		io_unlinkat(db, tmp);
 	close(lockfd);
 	return rc;
 }
@@ -95,15 +98,11 @@ backup_one(void *ctx, int sb, const char *bucket, const char *name,
 			return store_fail(b->s, b->dbfd[i], bucket, NULL,
 					  "cannot open directory in backup");
 	}
-	if (linkat(sb, name, b->dbfd[i], name, 0) == 0)
-		rc = 0;
-	else if (errno == ENOENT)
+	rc = io_linkat(sb, name, b->dbfd[i], name);
+	if (rc == -ENOENT)
 		return 0; /* deleted meanwhile */
-	else if (errno == EXDEV || errno == EPERM || errno == EMLINK ||
-		 errno == ENOTSUP)
+	if (rc == -EXDEV || rc == -EPERM || rc == -EMLINK || rc == -ENOTSUP)
 		rc = copy_file(sb, b->dbfd[i], name);
-	else
-		rc = -errno;
 	if (rc < 0)
 		return store_fail(b->s, rc, bucket, name, "cannot copy");
 	if (b->fn) {
@@ -127,12 +126,12 @@ open_dest(const char *dest)
 	rc = store_mkdir_parents(dest);
 	if (rc < 0)
 		return rc;
-	fd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = io_openat(AT_FDCWD, dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	rc = store_dir_nonempty(fd, 0);
-	if (rc == 0 && fchmod(fd, 0700) != 0)
-		rc = -errno;
+	if (rc == 0)
+		rc = io_fchmod(fd, 0700);
 	if (rc != 0) {
 		close(fd);
 		return rc > 0 ? -EEXIST : rc;
@@ -148,9 +147,10 @@ copy_meta(okof_store *s, int dst)
 	unsigned char m[META_SIZE + 1];
 	int in, out, lockfd, rc;
 
-	in = openat(s->dirfd, META_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	in = io_openat(s->dirfd, META_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC,
+		       0);
 	if (in < 0)
-		return -errno;
+		return in;
 	ssize_t n = io_read_full(in, m, sizeof m);
 	close(in);
 	if (n < 0)
@@ -166,9 +166,9 @@ copy_meta(okof_store *s, int dst)
 	int crc = io_close(out);
 	if (rc == 0)
 		rc = crc;
-	if (rc == 0 && linkat(dst, tmp, dst, META_NAME, 0) != 0)
-		rc = -errno;
-	unlinkat(dst, tmp, 0);
+	if (rc == 0)
+		rc = io_linkat(dst, tmp, dst, META_NAME);
+	io_unlinkat(dst, tmp);
 	close(lockfd);
 	if (rc == 0)
 		rc = io_fsync(dst);

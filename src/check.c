@@ -56,12 +56,12 @@ emit(struct walk_ctx *w, enum okof_item_kind kind, const char *bucket,
 static int
 tmp_owned(int dirfd, const char *name, int *fdp)
 {
-	int fd = openat(dirfd, name,
-			O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	int fd = io_openat(dirfd, name,
+			   O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0);
 
 	*fdp = -1;
 	if (fd < 0)
-		return errno == ENOENT ? -1 : -errno;
+		return fd == -ENOENT ? -1 : fd;
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		int err = errno;
 		close(fd);
@@ -112,7 +112,7 @@ visit_tmp(struct walk_ctx *w, int bfd, const char *bucket, const char *name)
 	if (w->gc) {
 		/* Removed while we hold its lock: its writer is gone, and a
 		 * new writer cannot have reused the name (O_EXCL). */
-		rc = unlinkat(bfd, name, 0) == 0 ? 0 : -errno;
+		rc = io_unlinkat(bfd, name);
 		close(fd);
 		if (rc == -ENOENT)
 			return 0;
@@ -178,9 +178,10 @@ visit_record(struct walk_ctx *w, int bfd, const char *bucket,
 					  "cannot lock directory");
 		locked = 1;
 	}
-	fd = openat(bfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	fd = io_openat(bfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
+		       0);
 	if (fd < 0) {
-		rc = errno == ENOENT ? 0 : -errno;
+		rc = fd == -ENOENT ? 0 : fd;
 		if (rc == -ELOOP) {
 			rc = w->gc ? 0
 				   : emit(w, OKOF_ITEM_BAD, bucket, name, NULL,
@@ -204,7 +205,7 @@ visit_record(struct walk_ctx *w, int bfd, const char *bucket,
 				  strerror(-rc), (uint64_t)st.st_size);
 	} else if (w->gc) {
 		if (r.h.expires != 0 && r.h.expires <= w->now) {
-			rc = unlinkat(bfd, name, 0) == 0 ? 0 : -errno;
+			rc = io_unlinkat(bfd, name);
 			if (rc == 0) {
 				mark_dirty(w, bucket);
 				rc = emit(w, OKOF_ITEM_EXPIRED, bucket, name,

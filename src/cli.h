@@ -43,6 +43,13 @@ int cli_parse(struct cli *c, const struct cli_opt *a, const struct cli_opt *b,
 
 void cli_free(struct cli *c);
 
+/* A duration: a positive whole number, optionally followed by s, m, h
+ * or d.  Returns seconds, or -1. */
+int64_t parse_duration(const char *s);
+
+/* A whole [+-]digits argument that fits in 64 bits: 0, or -1. */
+int parse_int64(const char *s, int64_t *out);
+
 /* A growing output buffer; failed is set once memory runs out. */
 struct outbuf {
 	char *buf;

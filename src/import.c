@@ -3,7 +3,9 @@
  * made durable with one sync, then renamed into place.
  */
 #ifdef __linux__
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* syncfs */
+#endif
 #endif
 #include <errno.h>
 #include <fcntl.h>
@@ -104,13 +106,14 @@ okof_import_add(okof_import *im, const char *key, size_t klen,
 		im->bfd[b] = rc;
 	}
 	child_name(im, im->n, tmp, sizeof tmp);
-	fd = openat(im->bfd[b], tmp,
-		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = io_openat(im->bfd[b], tmp,
+		       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		       0600);
 	if (fd < 0)
-		return store_fail(s, -errno, nm.bucket, tmp,
+		return store_fail(s, fd, nm.bucket, tmp,
 				  "cannot create temp file");
 	struct rec_crypto cr;
-	rc = fchmod(fd, 0600) != 0 ? -errno : 0;
+	rc = io_fchmod(fd, 0600);
 	if (rc == 0)
 		rc = recw_init(&w, fd, key, klen,
 			       s->settings.compress_threshold, expires,
@@ -130,7 +133,7 @@ okof_import_add(okof_import *im, const char *key, size_t klen,
 	if (rc == 0)
 		rc = crc;
 	if (rc < 0) {
-		unlinkat(im->bfd[b], tmp, 0);
+		io_unlinkat(im->bfd[b], tmp);
 		return store_fail(s, rc, nm.bucket, tmp, "cannot write");
 	}
 	im->v[im->n++].nm = nm;
@@ -146,12 +149,12 @@ import_free(okof_import *im, size_t from)
 	for (size_t i = from; i < im->n; i++) {
 		int b = bucket_index(im->v[i].nm.bucket);
 		child_name(im, i, tmp, sizeof tmp);
-		unlinkat(im->bfd[b], tmp, 0);
+		io_unlinkat(im->bfd[b], tmp);
 	}
 	for (int i = 0; i < 256; i++)
 		if (im->bfd[i] >= 0)
 			close(im->bfd[i]);
-	unlinkat(im->s->dirfd, im->name, 0);
+	io_unlinkat(im->s->dirfd, im->name);
 	close(im->lockfd);
 	free(im->v);
 	free(im);
@@ -196,9 +199,9 @@ okof_import_commit(okof_import *im)
 			locked[b / 8] |= (unsigned char)(1u << (b % 8));
 		}
 		child_name(im, i, tmp, sizeof tmp);
-		if (renameat(im->bfd[b], tmp, im->bfd[b], nm->file) != 0) {
-			rc = store_fail(s, -errno, nm->bucket, tmp,
-					"cannot rename");
+		if ((rc = io_renameat(im->bfd[b], tmp, im->bfd[b], nm->file)) <
+		    0) {
+			store_fail(s, rc, nm->bucket, tmp, "cannot rename");
 			break;
 		}
 	}

@@ -2,13 +2,17 @@
 #include "io.h"
 
 #ifdef __linux__
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <linux/openat2.h>
 #include <sys/syscall.h>
 #endif
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -86,11 +90,13 @@ io_fsync(int fd)
 	if (errno != ENOTTY && errno != ENOTSUP && errno != EINVAL)
 		return -errno;
 #endif
-	/* Not retried on EINTR or anything else: after a failed fsync the
-	 * kernel may have dropped the dirty pages, so a later success would
-	 * prove nothing.  The caller fails the write. */
-	if (fsync(fd) != 0)
-		return -errno;
+	/* EINTR is an interruption, not a lost write: retried.  Any other
+	 * failure is not: after it the kernel may have dropped the dirty
+	 * pages, so a later success would prove nothing.  The caller fails
+	 * the write. */
+	while (fsync(fd) != 0)
+		if (errno != EINTR)
+			return -errno;
 	return 0;
 }
 
@@ -99,6 +105,50 @@ io_close(int fd)
 {
 	if (close(fd) != 0 && errno != EINTR)
 		return -errno;
+	return 0;
+}
+
+#define RETRY(call)                                                           \
+	do {                                                                  \
+		while ((call) < 0)                                            \
+			if (errno != EINTR)                                   \
+				return -errno;                                \
+	} while (0)
+
+int
+io_openat(int at, const char *path, int flags, mode_t mode)
+{
+	int fd;
+
+	RETRY(fd = openat(at, path, flags, mode));
+	return fd;
+}
+
+int
+io_renameat(int at, const char *from, int to_at, const char *to)
+{
+	RETRY(renameat(at, from, to_at, to));
+	return 0;
+}
+
+int
+io_linkat(int at, const char *from, int to_at, const char *to)
+{
+	RETRY(linkat(at, from, to_at, to, 0));
+	return 0;
+}
+
+int
+io_unlinkat(int at, const char *path)
+{
+	RETRY(unlinkat(at, path, 0));
+	return 0;
+}
+
+int
+io_fchmod(int fd, mode_t mode)
+{
+	RETRY(fchmod(fd, mode));
 	return 0;
 }
 
@@ -177,13 +227,14 @@ io_mkdir_durable(int at, const char *name, int no_sync)
 {
 	int fd, rc;
 
-	if (mkdirat(at, name, 0700) != 0)
-		return errno == EEXIST ? 0 : -errno;
+	while (mkdirat(at, name, 0700) != 0)
+		if (errno != EINTR)
+			return errno == EEXIST ? 0 : -errno;
 	/* The umask may have taken bits away; the contract says 0700. */
 	fd = io_open_dir(at, name);
 	if (fd < 0)
 		return fd;
-	rc = fchmod(fd, 0700) != 0 ? -errno : 0;
+	rc = io_fchmod(fd, 0700);
 	if (rc == 0 && !no_sync)
 		rc = io_fsync(fd);
 	int crc = io_close(fd);

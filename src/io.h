@@ -29,6 +29,16 @@ int io_fsync(int fd);
  * the descriptor's state unspecified, and retrying may close another). */
 int io_close(int fd);
 
+/*
+ * The calls okof makes, with EINTR retried (a signal is no reason to
+ * fail a write): 0 (or a descriptor) on success, -errno on failure.
+ */
+int io_openat(int at, const char *path, int flags, mode_t mode);
+int io_renameat(int at, const char *from, int to_at, const char *to);
+int io_linkat(int at, const char *from, int to_at, const char *to);
+int io_unlinkat(int at, const char *path);
+int io_fchmod(int fd, mode_t mode);
+
 /* flock() with EINTR retried.  0 or -errno. */
 int io_flock(int fd, int op);
 

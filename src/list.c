@@ -33,14 +33,12 @@ store_peek(okof_store *s, int bfd, const char *bucket, const char *name,
 	ssize_t n, hl = 0;
 	int fd;
 
-	do
-		fd = openat(bfd, name,
-			    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	while (fd < 0 && errno == EINTR);
+	fd = io_openat(bfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
+		       0);
 	if (fd < 0)
-		return errno == ENOENT ? 1 /* deleted meanwhile */
-				       : store_fail(s, -errno, bucket, name,
-						    "cannot open");
+		return fd == -ENOENT ? 1 /* deleted meanwhile */
+				     : store_fail(s, fd, bucket, name,
+						  "cannot open");
 	/* One read brings a whole small record; more only for a long key.
 	 * (O_NONBLOCK keeps a FIFO from hanging us; a directory fails
 	 * EISDIR: neither needs an fstat first.) */

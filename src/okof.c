@@ -341,48 +341,6 @@ bad_key(const char *key, size_t len)
 	return EX_USAGE;
 }
 
-/*
- * Parses a duration: a positive whole number with an optional unit s,
- * m, h or d.  Returns seconds, or -1.
- */
-static int64_t
-parse_duration(const char *s)
-{
-	int64_t mult = 1, v = 0;
-	const char *p = s;
-
-	if (*p < '0' || *p > '9')
-		return -1;
-	while (*p >= '0' && *p <= '9') {
-		if (v > (INT64_MAX - 9) / 10)
-			return -1;
-		v = v * 10 + (*p++ - '0');
-	}
-	switch (*p) {
-	case '\0':
-		break;
-	case 's':
-		break;
-	case 'm':
-		mult = 60;
-		break;
-	case 'h':
-		mult = 3600;
-		break;
-	case 'd':
-		mult = 86400;
-		break;
-	default:
-		return -1;
-	}
-	if (*p != '\0' && p[1] != '\0')
-		return -1;
-	/* Far enough for any lifetime, small enough that now + it fits. */
-	if (v <= 0 || v > (INT64_C(1) << 40) / mult)
-		return -1;
-	return v * mult;
-}
-
 static int
 check_key_arg(const char *key)
 {
@@ -719,23 +677,6 @@ parse_size(const char *s, uint32_t *out)
 	if (errno != 0 || *end != '\0' || v > UINT32_MAX)
 		return -1;
 	*out = (uint32_t)v;
-	return 0;
-}
-
-/* Parses a whole [+-]digits argument into *out; -1 if it is not one. */
-static int
-parse_int64(const char *s, int64_t *out)
-{
-	const char *p = s + (*s == '-' || *s == '+');
-	char *end;
-
-	if (*p < '0' || *p > '9')
-		return -1;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0')
-		return -1;
-	*out = v;
 	return 0;
 }
 

@@ -44,19 +44,18 @@ store_tmp_create(int bfd, char name[TMP_NAME_LEN + 1], int *lockfd)
 		memcpy(name, TMP_PREFIX, sizeof TMP_PREFIX - 1);
 		sodium_bin2hex(name + sizeof TMP_PREFIX - 1, 17, rnd,
 			       sizeof rnd);
-		int fd = openat(bfd, name,
-				O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-					O_CLOEXEC,
-				0600);
-		if (fd < 0) {
-			if (errno == EEXIST || errno == EINTR)
-				continue;
-			return -errno;
-		}
+		int fd = io_openat(bfd, name,
+				   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+					   O_CLOEXEC,
+				   0600);
+		if (fd == -EEXIST)
+			continue;
+		if (fd < 0)
+			return fd;
 		int rc = io_flock(fd, LOCK_EX);
 		/* 0600 exactly, whatever the umask took away. */
-		if (rc == 0 && fchmod(fd, 0600) != 0)
-			rc = -errno;
+		if (rc == 0)
+			rc = io_fchmod(fd, 0600);
 		if (rc == 0 && fstat(fd, &st) != 0)
 			rc = -errno;
 		if (rc == 0 && st.st_nlink == 0) {
@@ -66,7 +65,7 @@ store_tmp_create(int bfd, char name[TMP_NAME_LEN + 1], int *lockfd)
 		if (rc == 0 && (*lockfd = dup(fd)) < 0)
 			rc = -errno;
 		if (rc < 0) {
-			unlinkat(bfd, name, 0);
+			io_unlinkat(bfd, name);
 			close(fd);
 			return rc;
 		}
@@ -91,13 +90,14 @@ publish_if_absent(okof_store *s, int bfd, const char *tmp, const char *key,
 	struct okof_info info;
 	int rc;
 
-	rc = linkat(bfd, tmp, bfd, nm->file, 0) == 0 ? 0 : -errno;
+	rc = io_linkat(bfd, tmp, bfd, nm->file);
 	if (rc == -EEXIST) {
 		*what = "";
 		rc = okof_stat(s, key, klen, &info);
 		if (rc == OKOF_ENOTFOUND) {
 			/* Expired (or deleted meanwhile): ours now. */
-			rc = renameat(bfd, tmp, bfd, nm->file) == 0 ? 1 : -errno;
+			rc = io_renameat(bfd, tmp, bfd, nm->file);
+			rc = rc == 0 ? 1 : rc;
 			if (rc < 0)
 				*what = "cannot rename";
 		} else {
@@ -193,8 +193,7 @@ put_in_bucket(okof_store *s, int bfd, const struct rec_name *nm,
 			rc = 0;
 			tmp[0] = '\0'; /* renamed over an expired record */
 		}
-	} else if (renameat(bfd, tmp, bfd, nm->file) != 0) {
-		rc = -errno;
+	} else if ((rc = io_renameat(bfd, tmp, bfd, nm->file)) < 0) {
 		what = "cannot rename";
 	} else {
 		tmp[0] = '\0'; /* renamed: nothing to remove */
@@ -206,7 +205,7 @@ put_in_bucket(okof_store *s, int bfd, const struct rec_name *nm,
 	if (rc < 0)
 		goto out;
 	if (tmp[0] != '\0') {
-		unlinkat(bfd, tmp, 0);
+		io_unlinkat(bfd, tmp);
 		tmp[0] = '\0';
 	}
 	if (!opts->no_sync && io_fsync(bfd) != 0) {
@@ -229,7 +228,7 @@ out:
 				   what);
 	}
 	if (tmp[0] != '\0')
-		unlinkat(bfd, tmp, 0);
+		io_unlinkat(bfd, tmp);
 	if (lockfd >= 0)
 		close(lockfd);
 	return rc;

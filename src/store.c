@@ -230,12 +230,10 @@ meta_read(okof_store *s, const unsigned char *secret)
 	ssize_t n;
 	int fd, rc;
 
-	do
-		fd = openat(s->dirfd, META_NAME,
-			    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	while (fd < 0 && errno == EINTR);
+	fd = io_openat(s->dirfd, META_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC,
+		       0);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (fstat(fd, &st) != 0)
 		rc = -errno;
 	else if (!S_ISREG(st.st_mode) || st.st_size != META_SIZE)
@@ -316,9 +314,9 @@ meta_create(okof_store *s, const struct okof_settings *st,
 	int crc = io_close(fd);
 	if (rc == 0)
 		rc = crc;
-	if (rc == 0 && linkat(s->dirfd, tmp, s->dirfd, META_NAME, 0) != 0)
-		rc = -errno;
-	unlinkat(s->dirfd, tmp, 0);
+	if (rc == 0)
+		rc = io_linkat(s->dirfd, tmp, s->dirfd, META_NAME);
+	io_unlinkat(s->dirfd, tmp);
 	close(lockfd);
 	if (rc == -EEXIST) {
 		/* Another process created it first: its salt, its keys. */
@@ -347,11 +345,11 @@ store_mkdir_parents(const char *path)
 	if (!p)
 		return -ENOMEM;
 	char *c = p;
-	at = open(*c == '/' ? "/" : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	at = io_openat(AT_FDCWD, *c == '/' ? "/" : ".",
+		       O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (at < 0) {
-		rc = -errno;
 		free(p);
-		return rc;
+		return at;
 	}
 	while (*c == '/')
 		c++;
@@ -363,10 +361,11 @@ store_mkdir_parents(const char *path)
 			rc = io_mkdir_durable(at, c, 0);
 			if (rc < 0)
 				break;
-			int next = openat(at, c,
-					  O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			int next = io_openat(at, c,
+					     O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+					     0);
 			if (next < 0) {
-				rc = -errno;
+				rc = next;
 				break;
 			}
 			close(at);
@@ -413,15 +412,18 @@ okof_open(okof_store **out, const char *dir, int flags,
 	s = calloc(1, sizeof *s);
 	if (!s)
 		return -ENOMEM;
-	s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (s->dirfd < 0 && errno == ENOENT && (flags & OKOF_CREATE)) {
+	s->dirfd = io_openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+			     0);
+	if (s->dirfd == -ENOENT && (flags & OKOF_CREATE)) {
 		rc = store_mkdir_parents(dir);
 		if (rc < 0)
 			goto fail;
-		s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		s->dirfd = io_openat(AT_FDCWD, dir,
+				     O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	}
 	if (s->dirfd < 0) {
-		rc = errno == ENOENT ? OKOF_ENOSTORE : -errno;
+		rc = s->dirfd == -ENOENT ? OKOF_ENOSTORE : s->dirfd;
+		s->dirfd = -1;
 		goto fail;
 	}
 	rc = check_owner(s->dirfd);
@@ -447,7 +449,7 @@ okof_open(okof_store **out, const char *dir, int flags,
 		else if (rc == 0 && !(flags & OKOF_CREATE))
 			rc = OKOF_ENOSTORE;
 		else if (rc == 0) {
-			rc = fchmod(s->dirfd, 0700) != 0 ? -errno : 0;
+			rc = io_fchmod(s->dirfd, 0700);
 			if (rc == 0)
 				rc = meta_create(s, &want, secret, 0);
 		}
@@ -512,8 +514,8 @@ okof_del(okof_store *s, const char *key, size_t klen, int no_sync)
 	if (bfd < 0)
 		return bfd == -ENOENT ? OKOF_ENOTFOUND
 				      : store_fail(s, bfd, nm.bucket, NULL, "");
-	if (unlinkat(bfd, nm.file, 0) != 0) {
-		rc = errno == ENOENT ? OKOF_ENOTFOUND : -errno;
+	if ((rc = io_unlinkat(bfd, nm.file)) < 0) {
+		rc = rc == -ENOENT ? OKOF_ENOTFOUND : rc;
 		if (rc != OKOF_ENOTFOUND)
 			store_fail(s, rc, nm.bucket, nm.file, "");
 	} else {
