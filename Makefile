@@ -99,6 +99,27 @@ check: $(BIN) $(TESTS) $(BUILD)/maxrss
 check-big: $(BIN) $(BUILD)/maxrss
 	OKOF=./$(BIN) MAXRSS=$(BUILD)/maxrss bash tests/big.sh
 
+# The fault suites (tests/faults/): I/O errors injected into a dynamic
+# build, power cuts on loop devices (root), the negative control, a
+# concurrency torture, random kills.
+check-faults: $(BIN)
+	$(MAKE) BUILD=build-dyn BIN=build-dyn/okof STATIC=0 build-dyn/okof
+	$(CC) -O2 -shared -fPIC -o build-dyn/failshim.so \
+		tests/faults/failshim.c -ldl
+	OKOF=build-dyn/okof SHIM=build-dyn/failshim.so \
+		bash tests/faults/inject.sh
+	OKOF=./$(BIN) bash tests/faults/powercut.sh
+	$(MAKE) BUILD=build-nofsync BIN=build-nofsync/okof \
+		EXTRA_CFLAGS=-DOKOF_TEST_NO_FILE_FSYNC build-nofsync/okof
+	NEGATIVE=1 FS="ext4-noauto_da_alloc xfs" OKOF=build-nofsync/okof \
+		bash tests/faults/powercut.sh
+	OKOF=./$(BIN) SECONDS_TO_RUN=$(TORTURE_SECONDS) \
+		bash tests/faults/torture.sh
+	OKOF=./$(BIN) KILLS=$(KILLS) bash tests/faults/kills.sh
+
+TORTURE_SECONDS ?= 30
+KILLS ?= 1000
+
 # Benchmarks: baselines built beside the tests; BENCH=--full for the
 # README's table (long), --quick for a smoke run.
 BENCH ?= --quick
@@ -171,4 +192,5 @@ uninstall:
 clean:
 	rm -rf okof build build-*
 
-.PHONY: all check check-big bench fuzz install uninstall clean
+.PHONY: all check check-big check-faults bench fuzz install uninstall \
+	clean

@@ -290,6 +290,36 @@ truncate -s 10 "$f"
 OKOF_DIR=$C run get c;	expect "truncated record" 3 ""
 OKOF_DIR=$C run list;	expect "list skips corrupt, says so" 3 ""
 
+# --- hostile ground ------------------------------------------------------
+Hs="$T/hostile"
+OKOF_DIR=$Hs "$OKOF" put victim value
+rec=$(ls "$Hs"/*/*)
+echo "outside secret" >"$T/outside"
+mv "$rec" "$T/rec.saved"
+ln -s "$T/outside" "$rec"
+OKOF_DIR=$Hs run get victim;	expect "record replaced by a symlink" 3 ""
+err_has "symlink named" "symlink"
+OKOF_DIR=$Hs run put victim new; expect "put over a planted symlink replaces the link" 0
+check "the symlink's target is untouched" test "$(cat "$T/outside")" = "outside secret"
+OKOF_DIR=$Hs run get victim;	expect "value after replacing the link" 0 "new"
+rm -f "$rec"; mkfifo "$rec"
+OKOF_DIR=$Hs timeout 5 "$OKOF" get victim >"$T/out" 2>"$T/err"; st=$?
+expect "record replaced by a FIFO: no hang" 3
+OKOF_DIR=$Hs run verify;	check "verify names the FIFO" test $st = 3
+rm -f "$rec"; truncate -s 20G "$rec"
+OKOF_DIR=$Hs timeout 5 "$OKOF" get victim >"$T/out" 2>"$T/err"; st=$?
+expect "record replaced by a huge sparse file" 3
+rm -f "$rec"; mv "$T/rec.saved" "$rec"
+OKOF_DIR=$Hs run get victim;	expect "restored record" 0 "value"
+bucket=$(dirname "$rec")
+mv "$bucket" "$T/bucket.saved"
+mkdir -m 700 "$T/elsewhere"
+ln -s "$T/elsewhere" "$bucket"
+OKOF_DIR=$Hs run get victim;	expect "bucket replaced by a symlink: not followed" 3
+OKOF_DIR=$Hs run put victim v2; expect "put into a symlinked bucket refused" 3
+check "nothing written through the symlink" test -z "$(ls -A "$T/elsewhere")"
+rm "$bucket"; mv "$T/bucket.saved" "$bucket"
+
 # --- output errors, signals, closed descriptors -------------------------
 if [ -w /dev/full ]; then
 	"$OKOF" get k >/dev/full 2>"$T/err"; st=$?
