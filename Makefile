@@ -43,7 +43,7 @@ $(BUILD)/.deps:
 
 $(BUILD)/%.o: src/%.c src/*.h $(BUILD)/.deps
 	$(CC) $(CFLAGS) $(WARN) $(WERROR) $(EXTRA_CFLAGS) $(PKG_CFLAGS) \
-		-D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -c -o $@ $<
+		-pthread -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -c -o $@ $<
 
 $(BUILD)/libokof.a: $(LIB_OBJ)
 	rm -f $@
@@ -65,7 +65,7 @@ $(BUILD)/link.mk: $(BUILD)/.deps
 	if [ "$$static" = 1 ]; then \
 		echo "LINK_LIBS = -static -ljansson -lsnappy -lstdc++ -lsodium -lm -lpthread"; \
 	else \
-		echo "LINK_LIBS = `pkg-config --libs jansson libsodium snappy` -lstdc++ -lm"; \
+		echo "LINK_LIBS = `pkg-config --libs jansson libsodium snappy` -lstdc++ -lm -pthread"; \
 	fi > $@
 
 $(BIN): $(CLI_OBJ) $(BUILD)/libokof.a $(BUILD)/link.mk
@@ -82,7 +82,7 @@ TEST_OBJ = $(BUILD)/check_main.o $(BUILD)/check_codec.o \
 $(BUILD)/check_okof: $(TEST_OBJ) $(BUILD)/libokof.a
 	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(EXTRA_LDFLAGS) -o $@ $(TEST_OBJ) \
 		$(BUILD)/libokof.a $(TEST_LIBS) \
-		`pkg-config --libs libsodium snappy` -lstdc++ -lm
+		`pkg-config --libs libsodium snappy` -lstdc++ -lm -pthread
 
 $(BUILD)/maxrss: tests/maxrss.c $(BUILD)/.deps
 	$(CC) $(CFLAGS) $(WARN) $(WERROR) -D_DEFAULT_SOURCE -o $@ tests/maxrss.c
@@ -161,7 +161,7 @@ fuzz: $(BUILD)/.deps
 		$(FUZZ_CC) $(FUZZ_FLAGS) -DTARGET_$$t -o build-fuzz/fuzz_$$t \
 			tests/fuzz/fuzz.c $(FUZZ_SRC) \
 			`pkg-config --libs jansson libsodium snappy` -lstdc++ \
-			|| exit 1; \
+			-pthread || exit 1; \
 	done
 	@for t in $(FUZZ_TARGETS); do \
 		mkdir -p build-fuzz/corpus_$$t; \

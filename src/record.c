@@ -2,6 +2,7 @@
 #include "record.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -256,6 +257,16 @@ recw_init(struct rec_writer *w, int fd, const void *key, size_t klen,
 	w->raw = malloc(OKOF_CHUNK_SIZE);
 	w->next = malloc(OKOF_CHUNK_SIZE);
 	w->cbuf = malloc(codec_bound(OKOF_CHUNK_SIZE));
+	/* Room for a second chunk in flight, when compressing. */
+	if (threshold < OKOF_CHUNK_SIZE) {
+		w->pend = malloc(OKOF_CHUNK_SIZE);
+		w->cbuf2 = malloc(codec_bound(OKOF_CHUNK_SIZE));
+		if (!w->pend || !w->cbuf2) {
+			free(w->pend);
+			free(w->cbuf2);
+			w->pend = w->cbuf2 = NULL; /* one core, then */
+		}
+	}
 	w->out = malloc(w->out_cap);
 	w->keycopy = malloc(stored_klen);
 	if (cr)
@@ -321,23 +332,22 @@ seal_key(struct rec_writer *w, int last)
 	w->key_sealed = 1;
 }
 
-/* Encodes the pending raw chunk into the output; last: no more follow. */
+/*
+ * Seals (for an encrypted record), checksums and appends one chunk
+ * whose stored form is already made: raw_len raw bytes, stored/slen
+ * under codec.  Chunks must come in order: index is the chunk count.
+ */
 static int
-emit_chunk(struct rec_writer *w, int last)
+put_packed(struct rec_writer *w, size_t raw_len, int codec,
+	   const void *stored, size_t slen, int last)
 {
-	const void *stored;
-	size_t slen;
 	unsigned char ch[REC_CHUNK_HDR];
-	int codec, rc;
+	int rc;
 
-	if (w->cr && !w->key_sealed)
-		seal_key(w, 0);
-	codec = codec_pack(w->raw, w->raw_len, w->threshold, w->cbuf, &stored,
-			   &slen);
 	if (codec != CODEC_RAW)
 		w->h.flags |= REC_F_COMPRESSED;
 	st32(ch, (uint32_t)(slen + (w->cr ? REC_ABYTES : 0)));
-	st32(ch + 4, (uint32_t)w->raw_len);
+	st32(ch + 4, (uint32_t)raw_len);
 	st32(ch + 8, (uint32_t)codec);
 	if (w->cr) {
 		/* Compressed first, then sealed; the chunk's index and
@@ -349,7 +359,7 @@ emit_chunk(struct rec_writer *w, int last)
 		memcpy(ad + 8, ch, 12);
 		if (last) {
 			struct rec_header fin = w->h;
-			fin.value_len += w->raw_len;
+			fin.value_len += raw_len;
 			fin.nchunks++;
 			final_ad(&fin, ad + adlen);
 			adlen += FINAL_AD_LEN;
@@ -383,9 +393,150 @@ emit_chunk(struct rec_writer *w, int last)
 		w->out_len += slen;
 	}
 	w->h.nchunks++;
-	w->h.value_len += w->raw_len;
-	w->raw_len = 0;
+	w->h.value_len += raw_len;
 	return 0;
+}
+
+/*
+ * The second core: compression is the costly part of storing text, so
+ * chunks that will be compressed go in pairs, the first compressed on
+ * a worker thread while this one compresses the second.  Everything
+ * after compression (sealing, checksums, output) stays here, in order.
+ */
+struct packer {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int job, quit;
+	const void *in;		/* the job: in/len -> out */
+	size_t len, threshold;
+	void *out;
+	int codec;		/* the result */
+	const void *stored;
+	size_t slen;
+};
+
+static void *
+packer_main(void *arg)
+{
+	struct packer *p = arg;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (!p->job && !p->quit)
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (p->quit)
+			break;
+		pthread_mutex_unlock(&p->mu);
+		p->codec = codec_pack(p->in, p->len, p->threshold, p->out,
+				      &p->stored, &p->slen);
+		pthread_mutex_lock(&p->mu);
+		p->job = 0;
+		pthread_cond_broadcast(&p->cv);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* Starts the worker; 0, or -1 to go on with one core. */
+static int
+packer_start(struct rec_writer *w)
+{
+	struct packer *p = calloc(1, sizeof *p);
+
+	if (!p)
+		return -1;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	if (pthread_create(&p->thread, NULL, packer_main, p) != 0) {
+		pthread_mutex_destroy(&p->mu);
+		pthread_cond_destroy(&p->cv);
+		free(p);
+		return -1;
+	}
+	w->packer = p;
+	return 0;
+}
+
+static void
+packer_stop(struct rec_writer *w)
+{
+	struct packer *p = w->packer;
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->quit = 1;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	pthread_join(p->thread, NULL);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cv);
+	free(p);
+	w->packer = NULL;
+}
+
+/* Emits the staged chunk and the current one, compressing both at once. */
+static int
+emit_pair(struct rec_writer *w, int last)
+{
+	struct packer *p = w->packer;
+	const void *stored;
+	size_t slen;
+	int codec, rc;
+
+	pthread_mutex_lock(&p->mu);
+	p->in = w->pend;
+	p->len = w->pend_len;
+	p->threshold = w->threshold;
+	p->out = w->cbuf2;
+	p->job = 1;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+
+	codec = codec_pack(w->raw, w->raw_len, w->threshold, w->cbuf, &stored,
+			   &slen);
+
+	pthread_mutex_lock(&p->mu);
+	while (p->job)
+		pthread_cond_wait(&p->cv, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+
+	rc = put_packed(w, w->pend_len, p->codec, p->stored, p->slen, 0);
+	w->pend_len = 0;
+	if (rc == 0)
+		rc = put_packed(w, w->raw_len, codec, stored, slen, last);
+	w->raw_len = 0;
+	return rc;
+}
+
+/* Encodes the pending raw chunk into the output; last: no more follow. */
+static int
+emit_chunk(struct rec_writer *w, int last)
+{
+	const void *stored;
+	size_t slen;
+	int codec, rc;
+
+	if (w->cr && !w->key_sealed)
+		seal_key(w, 0);
+	if (w->pend_len > 0)
+		return emit_pair(w, last);
+	/* A full chunk that will be compressed waits for a partner. */
+	if (!last && w->raw_len > w->threshold && w->pend &&
+	    (w->packer || packer_start(w) == 0)) {
+		unsigned char *t = w->pend;
+		w->pend = w->raw;
+		w->raw = t;
+		w->pend_len = w->raw_len;
+		w->raw_len = 0;
+		return 0;
+	}
+	codec = codec_pack(w->raw, w->raw_len, w->threshold, w->cbuf, &stored,
+			   &slen);
+	rc = put_packed(w, w->raw_len, codec, stored, slen, last);
+	w->raw_len = 0;
+	return rc;
 }
 
 int
@@ -453,6 +604,7 @@ recw_finish(struct rec_writer *w, int64_t mtime_ns)
 	w->h.mtime_ns = mtime_ns; /* before the last message seals it */
 	if (w->raw_len > 0 && (rc = emit_chunk(w, 1)) < 0)
 		return rc;
+	packer_stop(w);
 	if (w->cr && !w->key_sealed)
 		seal_key(w, 1); /* an empty value */
 	if (!w->flushed) {
@@ -474,23 +626,31 @@ recw_finish(struct rec_writer *w, int64_t mtime_ns)
 void
 recw_free(struct rec_writer *w)
 {
+	packer_stop(w);
 	/* Plaintext may linger in these: wipe before freeing. */
 	if (w->cr) {
 		if (w->raw)
 			sodium_memzero(w->raw, OKOF_CHUNK_SIZE);
 		if (w->next)
 			sodium_memzero(w->next, OKOF_CHUNK_SIZE);
+		if (w->pend)
+			sodium_memzero(w->pend, OKOF_CHUNK_SIZE);
+		if (w->cbuf2)
+			sodium_memzero(w->cbuf2, codec_bound(OKOF_CHUNK_SIZE));
 		if (w->cbuf)
 			sodium_memzero(w->cbuf, codec_bound(OKOF_CHUNK_SIZE));
 		sodium_memzero(&w->ss, sizeof w->ss);
 	}
 	free(w->raw);
 	free(w->next);
+	free(w->pend);
+	free(w->cbuf2);
 	free(w->cbuf);
 	free(w->out);
 	free(w->keycopy);
 	free(w->ebuf);
-	w->raw = w->next = w->cbuf = w->out = w->keycopy = w->ebuf = NULL;
+	w->raw = w->next = w->pend = w->cbuf = w->cbuf2 = w->out = NULL;
+	w->keycopy = w->ebuf = NULL;
 }
 
 /* Makes at least need bytes available at r->buf + r->pos.  Returns 1,

@@ -97,6 +97,10 @@ struct rec_writer {
 	crypto_secretstream_xchacha20poly1305_state ss;
 	int key_sealed;
 	unsigned char *next;	/* copy_fd's read-ahead chunk */
+	unsigned char *pend;	/* a full chunk waiting to be compressed */
+	size_t pend_len;	/* alongside the next one */
+	unsigned char *cbuf2;	/* its compression output */
+	struct packer *packer;	/* the worker thread, once started */
 	unsigned char *ebuf;	/* an encrypted chunk */
 	size_t threshold;
 	struct rec_header h;
