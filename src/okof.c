@@ -948,26 +948,35 @@ on_verify(void *ctx, const struct okof_item *it)
 	return rc != 0 ? -1 : 0;
 }
 
+/* Runs a store walk (verify, gc) with its progress meter. */
 static int
-cmd_verify(struct cli *c)
+walk_command(struct cli *c, struct walk_out *o, const char *name,
+	     int (*walk)(okof_store *, okof_item_fn, void *), okof_item_fn fn)
 {
-	struct walk_out o = {.c = c, .quiet = c->set[O_QUIET]};
 	okof_store *s = NULL;
 	int rc;
 
 	if ((rc = open_store(c, &s, 0, NULL)) != 0 || !s)
 		return rc;
-	progress_init(&o.prog, "verify");
-	rc = okof_verify(s, on_verify, &o);
-	progress_done(&o.prog);
-	if (o.err)
-		rc = o.err;
+	progress_init(&o->prog, name);
+	rc = walk(s, fn, o);
+	progress_done(&o->prog);
+	if (o->err)
+		rc = o->err;
 	else if (rc < 0)
-		rc = report(c, s, "verify", NULL, 0, rc);
+		rc = report(c, s, name, NULL, 0, rc);
 	else
-		rc = o.bad ? EX_FAIL : EX_OK;
+		rc = o->bad ? EX_FAIL : EX_OK;
 	okof_close(s);
 	return rc;
+}
+
+static int
+cmd_verify(struct cli *c)
+{
+	struct walk_out o = {.c = c, .quiet = c->set[O_QUIET]};
+
+	return walk_command(c, &o, "verify", okof_verify, on_verify);
 }
 
 static int
@@ -990,20 +999,8 @@ static int
 cmd_gc(struct cli *c)
 {
 	struct walk_out o = {.c = c, .verbose = c->set[O_VERBOSE]};
-	okof_store *s = NULL;
-	int rc;
 
-	if ((rc = open_store(c, &s, 0, NULL)) != 0 || !s)
-		return rc;
-	progress_init(&o.prog, "gc");
-	rc = okof_gc(s, on_gc, &o);
-	progress_done(&o.prog);
-	if (o.err)
-		rc = o.err;
-	else if (rc < 0)
-		rc = report(c, s, "gc", NULL, 0, rc);
-	okof_close(s);
-	return rc;
+	return walk_command(c, &o, "gc", okof_gc, on_gc);
 }
 
 static int

@@ -113,8 +113,8 @@ struct okof_settings {
  * caller wipes its copy.
  *
  * On success *out is a handle the caller frees with okof_close().  On
- * failure *out is NULL; okof_open_errpath() is not available, so the
- * error concerns dir itself or its "meta" file.
+ * failure *out is NULL and there is no handle to ask okof_errpath():
+ * the error concerns dir itself or its "meta" file.
  */
 int okof_open(okof_store **out, const char *dir, int flags,
 	      const struct okof_settings *settings,

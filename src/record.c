@@ -9,6 +9,7 @@
 
 #include "codec.h"
 #include "crc32c.h"
+#include "endian.h"
 #include "io.h"
 
 /* Output is gathered and written in pieces of about this size. */
@@ -18,46 +19,6 @@
 
 _Static_assert(REC_FIXED == 8 + 2 + 2 + 4 + 4 + 4 + 8 + 8 + 8 + 8 + 24,
 	       "record header layout");
-
-static void
-st16(unsigned char *p, uint16_t v)
-{
-	p[0] = (unsigned char)v;
-	p[1] = (unsigned char)(v >> 8);
-}
-
-static void
-st32(unsigned char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void
-st64(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint16_t
-ld16(const unsigned char *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t
-ld32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static uint64_t
-ld64(const unsigned char *p)
-{
-	return (uint64_t)ld32(p) | (uint64_t)ld32(p + 4) << 32;
-}
 
 /*
  * A chunk's checksum covers its index and its header, so chunks cannot

@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "crc32c.h"
+#include "endian.h"
 #include "io.h"
 #include "record.h"
 
@@ -124,20 +125,6 @@ store_name(const okof_store *s, const char *key, size_t klen,
 	memcpy(out->bucket, hex, BUCKET_HEX);
 	out->bucket[BUCKET_HEX] = '\0';
 	memcpy(out->file, hex + BUCKET_HEX, NAME_HEX + 1);
-}
-
-static void
-st32(unsigned char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t
-ld32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
 }
 
 const struct rec_crypto *
