@@ -99,13 +99,14 @@ check: $(BIN) $(TESTS) $(BUILD)/maxrss
 check-big: $(BIN) $(BUILD)/maxrss
 	OKOF=./$(BIN) MAXRSS=$(BUILD)/maxrss bash tests/big.sh
 
-# The fault suites (tests/faults/): I/O errors injected into a dynamic
-# build, power cuts on loop devices (root), the negative control, a
+# The fault suites (tests/faults/): the syscall order, I/O errors
+# injected into a dynamic build, power cuts on loop devices (root), the negative control, a
 # concurrency torture, random kills.
 check-faults: $(BIN)
 	$(MAKE) BUILD=build-dyn BIN=build-dyn/okof STATIC=0 build-dyn/okof
 	$(CC) -O2 -shared -fPIC -o build-dyn/failshim.so \
 		tests/faults/failshim.c -ldl
+	OKOF=./$(BIN) bash tests/faults/syscalls.sh
 	OKOF=build-dyn/okof SHIM=build-dyn/failshim.so \
 		bash tests/faults/inject.sh
 	OKOF=./$(BIN) bash tests/faults/powercut.sh
