@@ -50,7 +50,7 @@ $(BUILD)/libokof.a: $(LIB_OBJ)
 	ar rcs $@ $(LIB_OBJ)
 
 # How to link: static where the static libraries exist.
-$(BUILD)/link.mk: $(BUILD)/.deps
+$(BUILD)/link.mk: $(BUILD)/.deps Makefile
 	@static="$(STATIC)"; \
 	if [ "$$static" = auto ]; then \
 		static=0; \
