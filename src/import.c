@@ -35,6 +35,8 @@ struct okof_import {
 	struct staged *v;
 	size_t n, cap;
 	int bfd[256];
+	struct rec_writer w; /* its buffers serve every record */
+	int w_started;
 };
 
 static void
@@ -82,7 +84,7 @@ okof_import_add(okof_import *im, const char *key, size_t klen,
 		const void *val, size_t vlen, int64_t expires)
 {
 	okof_store *s = im->s;
-	struct rec_writer w;
+	struct rec_writer *w = &im->w;
 	struct rec_name nm;
 	char tmp[TMP_NAME_LEN + 24];
 	int fd, rc;
@@ -115,14 +117,14 @@ okof_import_add(okof_import *im, const char *key, size_t klen,
 	struct rec_crypto cr;
 	rc = io_fchmod(fd, 0600);
 	if (rc == 0)
-		rc = recw_init(&w, fd, key, klen,
-			       s->settings.compress_threshold, expires,
-			       store_crypto(s, &nm, &cr));
+		rc = (im->w_started ? recw_again : recw_init)(
+			w, fd, key, klen, s->settings.compress_threshold, expires,
+			store_crypto(s, &nm, &cr));
+	im->w_started |= rc == 0;
 	if (rc == 0) {
-		rc = recw_write(&w, val, vlen);
+		rc = recw_write(w, val, vlen);
 		if (rc == 0)
-			rc = recw_finish(&w, store_now_ns());
-		recw_free(&w);
+			rc = recw_finish(w, store_now_ns());
 	}
 #ifndef __linux__
 	/* Without syncfs() each file is made durable on its own. */
@@ -156,6 +158,8 @@ import_free(okof_import *im, size_t from)
 			close(im->bfd[i]);
 	io_unlinkat(im->s->dirfd, im->name);
 	close(im->lockfd);
+	if (im->w_started)
+		recw_free(&im->w);
 	free(im->v);
 	free(im);
 }

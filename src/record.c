@@ -203,37 +203,72 @@ rec_header_decode(const unsigned char *buf, size_t avail,
 	return (ssize_t)hlen;
 }
 
+static int writer_start(struct rec_writer *w, int fd, const void *key,
+			size_t klen, size_t threshold, int64_t expires,
+			const struct rec_crypto *cr, int keep_buffers);
+
 int
 recw_init(struct rec_writer *w, int fd, const void *key, size_t klen,
 	  size_t threshold, int64_t expires, const struct rec_crypto *cr)
 {
+	memset(w, 0, sizeof *w);
+	return writer_start(w, fd, key, klen, threshold, expires, cr, 0);
+}
+
+int
+recw_again(struct rec_writer *w, int fd, const void *key, size_t klen,
+	   size_t threshold, int64_t expires, const struct rec_crypto *cr)
+{
+	return writer_start(w, fd, key, klen, threshold, expires, cr, 1);
+}
+
+static int
+writer_start(struct rec_writer *w, int fd, const void *key, size_t klen,
+	     size_t threshold, int64_t expires, const struct rec_crypto *cr,
+	     int keep_buffers)
+{
 	size_t stored_klen = klen + (cr ? REC_ABYTES : 0);
 
+	/* recw_again() keeps the buffers from one record to the next: an
+	 * import of many small records would otherwise grow and trim the
+	 * heap for every one. */
+	struct rec_writer keep = *w;
 	memset(w, 0, sizeof *w);
+	if (keep_buffers) {
+		w->raw = keep.raw;
+		w->next = keep.next;
+		w->cbuf = keep.cbuf;
+		w->pend = keep.pend;
+		w->cbuf2 = keep.cbuf2;
+		w->out = keep.out;
+		w->out_alloc = keep.out_alloc;
+		w->keycopy = keep.keycopy;
+		w->key_alloc = keep.key_alloc;
+		w->ebuf = keep.ebuf;
+		w->packer = keep.packer;
+	}
 	w->fd = fd;
 	w->cr = cr;
 	w->threshold = threshold;
 	w->hlen = rec_header_len(stored_klen);
 	w->out_cap = OUT_CAP + w->hlen;
-	w->raw = malloc(OKOF_CHUNK_SIZE);
-	w->next = malloc(OKOF_CHUNK_SIZE);
-	w->cbuf = malloc(codec_bound(OKOF_CHUNK_SIZE));
-	/* Room for a second chunk in flight, when compressing. */
-	if (threshold < OKOF_CHUNK_SIZE) {
-		w->pend = malloc(OKOF_CHUNK_SIZE);
-		w->cbuf2 = malloc(codec_bound(OKOF_CHUNK_SIZE));
-		if (!w->pend || !w->cbuf2) {
-			free(w->pend);
-			free(w->cbuf2);
-			w->pend = w->cbuf2 = NULL; /* one core, then */
-		}
+	if (!w->raw)
+		w->raw = malloc(OKOF_CHUNK_SIZE);
+	if (!w->cbuf)
+		w->cbuf = malloc(codec_bound(OKOF_CHUNK_SIZE));
+	if (w->out_alloc < w->out_cap) {
+		free(w->out);
+		w->out = malloc(w->out_cap);
+		w->out_alloc = w->out ? w->out_cap : 0;
 	}
-	w->out = malloc(w->out_cap);
-	w->keycopy = malloc(stored_klen);
-	if (cr)
+	if (w->key_alloc < stored_klen) {
+		free(w->keycopy);
+		w->keycopy = malloc(stored_klen);
+		w->key_alloc = w->keycopy ? stored_klen : 0;
+	}
+	if (cr && !w->ebuf)
 		w->ebuf = malloc(codec_bound(OKOF_CHUNK_SIZE) + REC_ABYTES);
-	if (!w->raw || !w->next || !w->cbuf || !w->out || !w->keycopy ||
-	    (cr && !w->ebuf)) {
+	if (!w->raw || !w->cbuf || !w->out || !w->keycopy || (cr && !w->ebuf)) {
 		recw_free(w);
 		return -ENOMEM;
 	}
@@ -483,8 +518,19 @@ emit_chunk(struct rec_writer *w, int last)
 		seal_key(w, 0);
 	if (w->pend_len > 0)
 		return emit_pair(w, last);
-	/* A full chunk that will be compressed waits for a partner. */
-	if (!last && w->raw_len > w->threshold && w->pend &&
+	/* A full chunk that will be compressed waits for a partner (with
+	 * one core's worth of memory and threads, if those run out). */
+	if (!last && w->raw_len > w->threshold && !w->pend) {
+		w->pend = malloc(OKOF_CHUNK_SIZE);
+		w->cbuf2 = malloc(codec_bound(OKOF_CHUNK_SIZE));
+		if (!w->pend || !w->cbuf2) {
+			free(w->pend);
+			free(w->cbuf2);
+			w->pend = w->cbuf2 = NULL;
+			w->no_pairs = 1;
+		}
+	}
+	if (!last && w->raw_len > w->threshold && !w->no_pairs &&
 	    (w->packer || packer_start(w) == 0)) {
 		unsigned char *t = w->pend;
 		w->pend = w->raw;
@@ -531,6 +577,8 @@ recw_copy_fd(struct rec_writer *w, int in, int *in_failed)
 		/* With a full chunk in hand, read ahead into the spare
 		 * buffer: only then is it known whether it was the last. */
 		int full = w->raw_len == OKOF_CHUNK_SIZE;
+		if (full && !w->next && !(w->next = malloc(OKOF_CHUNK_SIZE)))
+			return -ENOMEM;
 		unsigned char *dst = full ? w->next : w->raw + w->raw_len;
 		size_t room = full ? OKOF_CHUNK_SIZE
 				   : OKOF_CHUNK_SIZE - w->raw_len;
@@ -612,6 +660,7 @@ recw_free(struct rec_writer *w)
 	free(w->ebuf);
 	w->raw = w->next = w->pend = w->cbuf = w->cbuf2 = w->out = NULL;
 	w->keycopy = w->ebuf = NULL;
+	w->out_alloc = w->key_alloc = 0;
 }
 
 /* Makes at least need bytes available at r->buf + r->pos.  Returns 1,

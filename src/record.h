@@ -101,6 +101,8 @@ struct rec_writer {
 	size_t pend_len;	/* alongside the next one */
 	unsigned char *cbuf2;	/* its compression output */
 	struct packer *packer;	/* the worker thread, once started */
+	int no_pairs;		/* no memory or thread for a second chunk */
+	size_t out_alloc, key_alloc;
 	unsigned char *ebuf;	/* an encrypted chunk */
 	size_t threshold;
 	struct rec_header h;
@@ -121,6 +123,11 @@ struct rec_writer {
  * with cr unless it is NULL.  0 or -errno. */
 int recw_init(struct rec_writer *w, int fd, const void *key, size_t klen,
 	      size_t threshold, int64_t expires, const struct rec_crypto *cr);
+
+/* Starts another record with the buffers of a writer that was started
+ * before and not freed: for many records in a row.  0 or -errno. */
+int recw_again(struct rec_writer *w, int fd, const void *key, size_t klen,
+	       size_t threshold, int64_t expires, const struct rec_crypto *cr);
 
 /* Appends value bytes.  0 or -errno. */
 int recw_write(struct rec_writer *w, const void *data, size_t len);
