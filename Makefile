@@ -109,6 +109,7 @@ check-faults: $(BIN)
 	OKOF=./$(BIN) bash tests/faults/syscalls.sh
 	OKOF=build-dyn/okof SHIM=build-dyn/failshim.so \
 		bash tests/faults/inject.sh
+	OKOF=./$(BIN) bash tests/faults/exhaust.sh
 	OKOF=./$(BIN) bash tests/faults/powercut.sh
 	$(MAKE) BUILD=build-nofsync BIN=build-nofsync/okof \
 		EXTRA_CFLAGS=-DOKOF_TEST_NO_FILE_FSYNC build-nofsync/okof

@@ -1148,6 +1148,9 @@ main(int argc, char **argv)
 	/* A reader that goes away ends us as it ends cat, even if our
 	 * parent ignored SIGPIPE. */
 	signal(SIGPIPE, SIG_DFL);
+	/* Past a file size limit, a write fails with EFBIG and is reported
+	 * like any other failure, rather than killing us mid-write. */
+	signal(SIGXFSZ, SIG_IGN);
 
 	/* Global options, up to the command. */
 	struct cli g = {0};
