@@ -66,7 +66,6 @@ enum {
 	OKOF_ESETTINGS = -30793,  /* store exists with other settings */
 	OKOF_ENOSTORE = -30792,	  /* store does not exist (reads treat it as empty) */
 	OKOF_EDIRSYNC = -30791,	  /* published, but the directory fsync failed */
-	OKOF_EBADARG = -30790,	  /* an argument out of range */
 	OKOF_ENOTFILE = -30789,	  /* a record is not a regular file */
 	OKOF_ENOTINT = -30788,	  /* incr: the value is not a decimal integer */
 	OKOF_EOVERFLOW = -30787,  /* incr: the result does not fit 64 bits */

@@ -50,8 +50,6 @@ okof_strerror(int rc)
 	case OKOF_EDIRSYNC:
 		return "written, but the directory fsync failed: durability "
 		       "unknown";
-	case OKOF_EBADARG:
-		return "invalid argument";
 	case OKOF_ENOTFILE:
 		return "record is not a regular file";
 	case OKOF_ENOTINT:
