@@ -58,17 +58,7 @@ copy_file(int sb, int db, const char *name)
 			break;
 	}
 	close(in);
-	if (rc == 0)
-		rc = io_fsync(out);
-	int crc = io_close(out);
-	if (rc == 0)
-		rc = crc;
-	if (rc == 0)
-		rc = io_renameat(db, tmp, db, name);
-	if (rc < 0)
-		io_unlinkat(db, tmp);
-	close(lockfd);
-	return rc;
+	return store_tmp_publish(db, out, lockfd, tmp, name, 0, 0, rc);
 }
 
 static int
@@ -160,16 +150,8 @@ copy_meta(okof_store *s, int dst)
 	out = store_tmp_create(dst, tmp, &lockfd);
 	if (out < 0)
 		return out;
-	rc = io_write_all(out, m, META_SIZE);
-	if (rc == 0)
-		rc = io_fsync(out);
-	int crc = io_close(out);
-	if (rc == 0)
-		rc = crc;
-	if (rc == 0)
-		rc = io_linkat(dst, tmp, dst, META_NAME);
-	io_unlinkat(dst, tmp);
-	close(lockfd);
+	rc = store_tmp_publish(dst, out, lockfd, tmp, META_NAME, 1, 0,
+			       io_write_all(out, m, META_SIZE));
 	if (rc == 0)
 		rc = io_fsync(dst);
 	return rc;

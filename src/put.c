@@ -74,6 +74,24 @@ store_tmp_create(int bfd, char name[TMP_NAME_LEN + 1], int *lockfd)
 	return -EEXIST;
 }
 
+int
+store_tmp_publish(int dirfd, int fd, int lockfd, const char *tmp,
+		  const char *name, int link, int no_sync, int rc)
+{
+	if (rc == 0 && !no_sync)
+		rc = io_fsync(fd);
+	int crc = io_close(fd);
+	if (rc == 0)
+		rc = crc;
+	if (rc == 0)
+		rc = link ? io_linkat(dirfd, tmp, dirfd, name)
+			  : io_renameat(dirfd, tmp, dirfd, name);
+	if (link || rc < 0)
+		io_unlinkat(dirfd, tmp);
+	close(lockfd);
+	return rc;
+}
+
 /*
  * Create-only publish, under the caller's exclusive bucket lock.
  * link() fails if the name exists, so of racing writers exactly one

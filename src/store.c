@@ -293,16 +293,10 @@ meta_create(okof_store *s, const struct okof_settings *st,
 	fd = store_tmp_create(s->dirfd, tmp, &lockfd);
 	if (fd < 0)
 		return fd;
-	rc = io_write_all(fd, m, sizeof m);
-	if (rc == 0 && !no_sync)
-		rc = io_fsync(fd);
-	int crc = io_close(fd);
-	if (rc == 0)
-		rc = crc;
-	if (rc == 0)
-		rc = io_linkat(s->dirfd, tmp, s->dirfd, META_NAME);
-	io_unlinkat(s->dirfd, tmp);
-	close(lockfd);
+	/* Linked, not renamed: of two processes creating the store at
+	 * once, one publishes and the other reads what it published. */
+	rc = store_tmp_publish(s->dirfd, fd, lockfd, tmp, META_NAME, 1,
+			       no_sync, io_write_all(fd, m, sizeof m));
 	if (rc == -EEXIST) {
 		/* Another process created it first: its salt, its keys. */
 		sodium_free(s->keys);

@@ -91,6 +91,17 @@ int store_dir_nonempty(int dirfd, int ignore_tmp);
 /* mkdir -p, each new directory mode 0700 and durable in its parent. */
 int store_mkdir_parents(const char *path);
 
+/*
+ * Finishes a temp file made by store_tmp_create() in dirfd: rc is the
+ * result of writing it so far.  Unless that failed: fsync (unless
+ * no_sync), checked close, then publish it as name, by rename or, with
+ * link set, by link (which fails with -EEXIST if name exists).  The temp
+ * name is removed unless the rename consumed it; fd and lockfd are
+ * closed either way.  Returns 0 or the first error.
+ */
+int store_tmp_publish(int dirfd, int fd, int lockfd, const char *tmp,
+		      const char *name, int link, int no_sync, int rc);
+
 /* Opens (making it if needed) the bucket of nm; fd or error. */
 int store_open_bucket(okof_store *s, const struct rec_name *nm, int no_sync);
 
