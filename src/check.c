@@ -78,8 +78,7 @@ mark_dirty(struct walk_ctx *w, const char *bucket)
 		w->dirty_top = 1;
 		return;
 	}
-	unsigned v = 0;
-	sscanf(bucket, "%2x", &v);
+	int v = walk_bucket_index(bucket);
 	w->dirty[v / 8] |= (unsigned char)(1u << (v % 8));
 }
 

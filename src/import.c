@@ -21,6 +21,7 @@
 #include "io.h"
 #include "record.h"
 #include "store.h"
+#include "walk.h"
 
 /* A staged record: where it goes.  Its temp file's name is derived
  * from the import's name and its index, so 100k records cost ~2 MB. */
@@ -43,15 +44,6 @@ static void
 child_name(const okof_import *im, size_t i, char *out, size_t cap)
 {
 	snprintf(out, cap, "%s-%zx", im->name, i);
-}
-
-static int
-bucket_index(const char *bucket)
-{
-	unsigned v = 0;
-
-	sscanf(bucket, "%2x", &v);
-	return (int)(v & 0xff);
 }
 
 int
@@ -100,7 +92,7 @@ okof_import_add(okof_import *im, const char *key, size_t klen,
 		im->cap = cap;
 	}
 	store_name(s, key, klen, &nm);
-	int b = bucket_index(nm.bucket);
+	int b = walk_bucket_index(nm.bucket);
 	if (im->bfd[b] < 0) {
 		rc = store_open_bucket(s, &nm, 0);
 		if (rc < 0)
@@ -149,7 +141,7 @@ import_free(okof_import *im, size_t from)
 	char tmp[TMP_NAME_LEN + 24];
 
 	for (size_t i = from; i < im->n; i++) {
-		int b = bucket_index(im->v[i].nm.bucket);
+		int b = walk_bucket_index(im->v[i].nm.bucket);
 		child_name(im, i, tmp, sizeof tmp);
 		io_unlinkat(im->bfd[b], tmp);
 	}
@@ -192,7 +184,7 @@ okof_import_commit(okof_import *im)
 #endif
 	for (i = 0; i < im->n; i++) {
 		const struct rec_name *nm = &im->v[i].nm;
-		int b = bucket_index(nm->bucket);
+		int b = walk_bucket_index(nm->bucket);
 		if (!(locked[b / 8] & (1u << (b % 8)))) {
 			rc = io_flock(im->bfd[b], LOCK_SH);
 			if (rc < 0) {

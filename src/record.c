@@ -739,10 +739,17 @@ recr_open(struct rec_reader *r, int fd, uint64_t file_size, int no_crc,
 	if (!cr != !(r->h.flags & REC_F_ENCRYPTED))
 		return corrupt(r, cr ? "record is not encrypted"
 				     : "record is encrypted");
+	/* Buffers no larger than this record can need: a chunk holds at
+	 * most value_len bytes, and a sealed chunk fits in the file. */
+	r->raw_cap = r->h.value_len < r->h.chunk_size ? (size_t)r->h.value_len
+						       : r->h.chunk_size;
+	r->dbuf_cap = codec_bound(r->h.chunk_size);
+	if (file_size < r->dbuf_cap)
+		r->dbuf_cap = (size_t)file_size;
 	r->key = malloc(r->h.key_len);
-	r->raw = malloc(r->h.chunk_size);
+	r->raw = malloc(r->raw_cap + 1);
 	if (cr)
-		r->dbuf = malloc(codec_bound(r->h.chunk_size));
+		r->dbuf = malloc(r->dbuf_cap + 1);
 	if (!r->key || !r->raw || (cr && !r->dbuf))
 		return -ENOMEM;
 	r->seed = crc32c(0, r->h.key, r->h.key_len);
@@ -798,6 +805,7 @@ recr_next(struct rec_reader *r, const void **p, size_t *n)
 	size_t ab = r->cr ? REC_ABYTES : 0;
 	if (rlen != (left < r->h.chunk_size ? left : r->h.chunk_size) ||
 	    slen < ab || slen > codec_bound(r->h.chunk_size) + ab ||
+	    slen - ab > r->dbuf_cap ||
 	    (codec != CODEC_RAW && codec != CODEC_SNAPPY) ||
 	    (codec == CODEC_RAW && slen != rlen + ab))
 		return corrupt(r, "bad chunk header");
@@ -853,9 +861,9 @@ recr_free(struct rec_reader *r)
 {
 	if (r->cr) {
 		if (r->raw)
-			sodium_memzero(r->raw, r->h.chunk_size);
+			sodium_memzero(r->raw, r->raw_cap);
 		if (r->dbuf)
-			sodium_memzero(r->dbuf, codec_bound(r->h.chunk_size));
+			sodium_memzero(r->dbuf, r->dbuf_cap);
 		sodium_memzero(&r->ss, sizeof r->ss);
 	}
 	free(r->buf);

@@ -147,11 +147,13 @@ struct rec_reader {
 	const struct rec_crypto *cr;
 	crypto_secretstream_xchacha20poly1305_state ss;
 	unsigned char *dbuf;	/* a decrypted chunk */
+	size_t dbuf_cap;
 	uint64_t file_size;
 	struct rec_header h;
 	unsigned char *buf;	/* file bytes read ahead */
 	size_t pos, end, cap;
 	unsigned char *raw;	/* a decompressed chunk */
+	size_t raw_cap;
 	unsigned char *key;	/* h.key points here */
 	uint32_t seed;
 	uint64_t next_chunk;

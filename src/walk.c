@@ -18,6 +18,18 @@ is_hex(const char *p, size_t n)
 	return p[n] == '\0';
 }
 
+static int
+hex_digit(char c)
+{
+	return c <= '9' ? c - '0' : c - 'a' + 10;
+}
+
+int
+walk_bucket_index(const char *bucket)
+{
+	return hex_digit(bucket[0]) << 4 | hex_digit(bucket[1]);
+}
+
 static enum walk_kind
 kind_of(const char *name)
 {

@@ -24,4 +24,8 @@ typedef int (*walk_fn)(void *ctx, int bfd, const char *bucket,
 
 int store_walk(okof_store *s, walk_fn fn, void *ctx);
 
+/* The number 0..255 of a bucket name ("ab" -> 0xab), as made by
+ * store_name() or passed by store_walk(). */
+int walk_bucket_index(const char *bucket);
+
 #endif
