@@ -1,19 +1,98 @@
 /*
  * crc32c.c - CRC-32C, reflected polynomial 0x82F63B78: slicing-by-8 in
  * portable C, the SSE4.2 crc32 instruction where the CPU has it.
+ *
+ * The instruction has a latency of three cycles and a throughput of
+ * one, so long buffers are cut into three blocks whose CRCs run side by
+ * side and are then joined: the CRC register after a block B is
+ * shift_B(register before B) xor (B's CRC from a zero register), and
+ * shift_B, the effect of |B| zero bytes, is linear, so a table per byte
+ * of the register applies it.  The tables are made on first use.
  */
 #include "crc32c.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #define POLY 0x82F63B78u
+#define BLOCK 1024
 
-static uint32_t table[8][256];
-static int table_ready;
+static uint32_t table[8][256];	/* slicing-by-8 */
+static uint32_t zeros[4][256];	/* the shift over BLOCK zero bytes */
+static int have_hw;
+static pthread_once_t once = PTHREAD_ONCE_INIT, once_zeros = PTHREAD_ONCE_INIT;
+
+/* The 32x32 matrices over GF(2) below are arrays of columns: m[n] is
+ * the image of bit n. */
+static uint32_t
+gf2_times(const uint32_t *m, uint32_t v)
+{
+	uint32_t sum = 0;
+
+	for (; v; v >>= 1, m++)
+		if (v & 1)
+			sum ^= *m;
+	return sum;
+}
+
+/* out = a applied after b (out must not alias either). */
+static void
+gf2_compose(uint32_t *out, const uint32_t *a, const uint32_t *b)
+{
+	for (int n = 0; n < 32; n++)
+		out[n] = gf2_times(a, b[n]);
+}
+
+/* Fills zeros so that shift(crc) is the register crc after BLOCK more
+ * zero bytes. */
+static void
+make_zeros(void)
+{
+	uint32_t op[32], sq[32], acc[32], tmp[32];
+
+	/* One zero bit, then squared to one zero byte. */
+	op[0] = POLY;
+	for (int n = 1; n < 32; n++)
+		op[n] = 1u << (n - 1);
+	for (int i = 0; i < 3; i++) {
+		gf2_compose(sq, op, op);
+		memcpy(op, sq, sizeof op);
+	}
+	for (int n = 0; n < 32; n++)
+		acc[n] = 1u << n;
+	for (size_t len = BLOCK; len; len >>= 1) {
+		if (len & 1) {
+			gf2_compose(tmp, op, acc);
+			memcpy(acc, tmp, sizeof acc);
+		}
+		if (len > 1) {
+			gf2_compose(sq, op, op);
+			memcpy(op, sq, sizeof op);
+		}
+	}
+	/* Linear in each byte: one xor per entry. */
+	for (int k = 0; k < 4; k++) {
+		zeros[k][0] = 0;
+		for (uint32_t b = 1; b < 256; b++)
+			zeros[k][b] = zeros[k][b & (b - 1)] ^
+				      acc[8 * k + __builtin_ctz(b)];
+	}
+}
+
+static uint32_t
+shift(uint32_t crc)
+{
+	return zeros[0][crc & 0xff] ^ zeros[1][(crc >> 8) & 0xff] ^
+	       zeros[2][(crc >> 16) & 0xff] ^ zeros[3][crc >> 24];
+}
 
 static void
-make_table(void)
+init(void)
 {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+	__builtin_cpu_init();
+	have_hw = __builtin_cpu_supports("sse4.2");
+#endif
 	for (uint32_t i = 0; i < 256; i++) {
 		uint32_t c = i;
 		for (int k = 0; k < 8; k++)
@@ -24,14 +103,11 @@ make_table(void)
 		for (int t = 1; t < 8; t++)
 			table[t][i] = (table[t - 1][i] >> 8) ^
 				      table[0][table[t - 1][i] & 0xff];
-	table_ready = 1;
 }
 
 static uint32_t
 crc32c_sw(uint32_t crc, const unsigned char *p, size_t len)
 {
-	if (!table_ready)
-		make_table();
 	while (len > 0 && ((uintptr_t)p & 7) != 0) {
 		crc = (crc >> 8) ^ table[0][(crc ^ *p++) & 0xff];
 		len--;
@@ -54,6 +130,15 @@ crc32c_sw(uint32_t crc, const unsigned char *p, size_t len)
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <nmmintrin.h>
 
+static inline __attribute__((target("sse4.2"))) uint64_t
+word(uint64_t c, const unsigned char *p)
+{
+	uint64_t w;
+
+	memcpy(&w, p, 8);
+	return _mm_crc32_u64(c, w);
+}
+
 __attribute__((target("sse4.2"))) static uint32_t
 crc32c_hw(uint32_t crc, const unsigned char *p, size_t len)
 {
@@ -63,38 +148,41 @@ crc32c_hw(uint32_t crc, const unsigned char *p, size_t len)
 		c = _mm_crc32_u8((uint32_t)c, *p++);
 		len--;
 	}
-	while (len >= 8) {
-		uint64_t w;
-		memcpy(&w, p, 8);
-		c = _mm_crc32_u64(c, w);
-		p += 8;
-		len -= 8;
+	if (len >= 3 * BLOCK)
+		pthread_once(&once_zeros, make_zeros);
+	for (; len >= 3 * BLOCK; p += 3 * BLOCK, len -= 3 * BLOCK) {
+		uint64_t c1 = 0, c2 = 0;
+		for (size_t i = 0; i < BLOCK; i += 8) {
+			c = word(c, p + i);
+			c1 = word(c1, p + BLOCK + i);
+			c2 = word(c2, p + 2 * BLOCK + i);
+		}
+		c = shift((uint32_t)c) ^ c1;
+		c = shift((uint32_t)c) ^ c2;
 	}
+	for (; len >= 8; p += 8, len -= 8)
+		c = word(c, p);
 	while (len-- > 0)
 		c = _mm_crc32_u8((uint32_t)c, *p++);
 	return (uint32_t)c;
-}
-
-static int
-have_sse42(void)
-{
-	static int have = -1;
-
-	if (have < 0) {
-		__builtin_cpu_init();
-		have = __builtin_cpu_supports("sse4.2") ? 1 : 0;
-	}
-	return have;
 }
 #endif
 
 uint32_t
 crc32c(uint32_t crc, const void *buf, size_t len)
 {
+	pthread_once(&once, init);
 	crc = ~crc;
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-	if (have_sse42())
+	if (have_hw)
 		return ~crc32c_hw(crc, buf, len);
 #endif
 	return ~crc32c_sw(crc, buf, len);
+}
+
+uint32_t
+crc32c_portable(uint32_t crc, const void *buf, size_t len)
+{
+	pthread_once(&once, init);
+	return ~crc32c_sw(~crc, buf, len);
 }

@@ -14,4 +14,7 @@
 /* Continues crc over buf; start with crc = 0. */
 uint32_t crc32c(uint32_t crc, const void *buf, size_t len);
 
+/* The same by the portable code whatever the CPU (for tests). */
+uint32_t crc32c_portable(uint32_t crc, const void *buf, size_t len);
+
 #endif

@@ -1,9 +1,11 @@
-/* check_codec.c - chunk encoding: when it compresses, and round trips. */
+/* check_codec.c - chunk encoding: when it compresses, and round trips;
+ * the checksum. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "check_okof.h"
 #include "codec.h"
+#include "crc32c.h"
 #include "okof.h"
 
 static void
@@ -70,6 +72,47 @@ START_TEST(rejects_bad_input)
 }
 END_TEST
 
+/* Bit by bit, straight from the definition. */
+static uint32_t
+crc_reference(uint32_t crc, const unsigned char *p, size_t len)
+{
+	crc = ~crc;
+	while (len--) {
+		crc ^= *p++;
+		for (int k = 0; k < 8; k++)
+			crc = crc & 1 ? (crc >> 1) ^ 0x82F63B78u : crc >> 1;
+	}
+	return ~crc;
+}
+
+START_TEST(crc32c_matches_definition)
+{
+	/* The check value of CRC-32C (RFC 3720's iSCSI polynomial). */
+	ck_assert_uint_eq(crc32c(0, "123456789", 9), 0xE3069283u);
+	ck_assert_uint_eq(crc32c_portable(0, "123456789", 9), 0xE3069283u);
+
+	/* Every path of the fast code: unaligned heads, the three-way
+	 * blocks (3 KiB and up), the tails; and continuing a CRC. */
+	size_t max = 3 * 65536 + 77;
+	unsigned char *buf = malloc(max + 8);
+	fill_data(buf, max + 8, 0, 42);
+	size_t lens[] = {0,    1,    7,    8,    9,    255,  1023, 3071,
+			 3072, 3073, 6144, 9215, 9216, 65536, 65552, max};
+	for (size_t i = 0; i < sizeof lens / sizeof *lens; i++) {
+		for (size_t off = 0; off < 8; off += 3) {
+			const unsigned char *p = buf + off;
+			uint32_t want = crc_reference(0, p, lens[i]);
+			ck_assert_uint_eq(crc32c(0, p, lens[i]), want);
+			ck_assert_uint_eq(crc32c_portable(0, p, lens[i]), want);
+			size_t h = lens[i] / 3;
+			uint32_t part = crc32c(0, p, h);
+			ck_assert_uint_eq(crc32c(part, p + h, lens[i] - h), want);
+		}
+	}
+	free(buf);
+}
+END_TEST
+
 Suite *
 codec_suite(void)
 {
@@ -78,6 +121,7 @@ codec_suite(void)
 
 	tcase_add_test(tc, threshold_boundaries);
 	tcase_add_test(tc, rejects_bad_input);
+	tcase_add_test(tc, crc32c_matches_definition);
 	suite_add_tcase(s, tc);
 	return s;
 }
