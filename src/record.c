@@ -472,14 +472,12 @@ packer_stop(struct rec_writer *w)
 	w->packer = NULL;
 }
 
-/* Emits the staged chunk and the current one, compressing both at once. */
-static int
-emit_pair(struct rec_writer *w, int last)
+/* Hands the staged chunk to the worker, which compresses it while
+ * this thread reads the next one. */
+static void
+packer_submit(struct rec_writer *w)
 {
 	struct packer *p = w->packer;
-	const void *stored;
-	size_t slen;
-	int codec, rc;
 
 	pthread_mutex_lock(&p->mu);
 	p->in = w->pend;
@@ -489,15 +487,61 @@ emit_pair(struct rec_writer *w, int last)
 	p->job = 1;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
+}
 
-	codec = codec_pack(w->raw, w->raw_len, w->threshold, w->cbuf, &stored,
-			   &slen);
+/*
+ * Data that did not compress (already compressed media, random bytes)
+ * is not tried again for a while: after each such chunk, the next
+ * 1, 2, 4 ... up to PACK_SKIP_MAX chunks are stored as they are.  One
+ * that compresses resets the run.  So text costs nothing, and a large
+ * incompressible value is stored at the speed of a copy.
+ */
+#define PACK_SKIP_MAX 16
+
+static size_t
+pack_threshold(struct rec_writer *w)
+{
+	if (w->skip == 0)
+		return w->threshold;
+	w->skip--;
+	return SIZE_MAX;
+}
+
+static void
+pack_result(struct rec_writer *w, size_t raw_len, size_t threshold,
+	    int codec)
+{
+	if (raw_len <= threshold)
+		return; /* not tried */
+	if (codec != CODEC_RAW) {
+		w->backoff = 0;
+		return;
+	}
+	w->backoff = w->backoff ? w->backoff * 2 : 1;
+	if (w->backoff > PACK_SKIP_MAX)
+		w->backoff = PACK_SKIP_MAX;
+	w->skip = w->backoff;
+}
+
+/* Emits the staged chunk (compressed by the worker meanwhile) and the
+ * current one. */
+static int
+emit_pair(struct rec_writer *w, int last)
+{
+	struct packer *p = w->packer;
+	const void *stored;
+	size_t slen, t = pack_threshold(w);
+	int codec, rc;
+
+	codec = codec_pack(w->raw, w->raw_len, t, w->cbuf, &stored, &slen);
 
 	pthread_mutex_lock(&p->mu);
 	while (p->job)
 		pthread_cond_wait(&p->cv, &p->mu);
 	pthread_mutex_unlock(&p->mu);
 
+	pack_result(w, w->pend_len, w->threshold, p->codec);
+	pack_result(w, w->raw_len, t, codec);
 	rc = put_packed(w, w->pend_len, p->codec, p->stored, p->slen, 0);
 	w->pend_len = 0;
 	if (rc == 0)
@@ -511,16 +555,17 @@ static int
 emit_chunk(struct rec_writer *w, int last)
 {
 	const void *stored;
-	size_t slen;
+	size_t slen, t;
 	int codec, rc;
 
 	if (w->cr && !w->key_sealed)
 		seal_key(w, 0);
 	if (w->pend_len > 0)
 		return emit_pair(w, last);
-	/* A full chunk that will be compressed waits for a partner (with
+	t = pack_threshold(w);
+	/* A full chunk that will be compressed goes to the worker (with
 	 * one core's worth of memory and threads, if those run out). */
-	if (!last && w->raw_len > w->threshold && !w->pend) {
+	if (!last && w->raw_len > t && !w->pend) {
 		w->pend = malloc(OKOF_CHUNK_SIZE);
 		w->cbuf2 = malloc(codec_bound(OKOF_CHUNK_SIZE));
 		if (!w->pend || !w->cbuf2) {
@@ -530,17 +575,18 @@ emit_chunk(struct rec_writer *w, int last)
 			w->no_pairs = 1;
 		}
 	}
-	if (!last && w->raw_len > w->threshold && !w->no_pairs &&
+	if (!last && w->raw_len > t && !w->no_pairs &&
 	    (w->packer || packer_start(w) == 0)) {
-		unsigned char *t = w->pend;
+		unsigned char *tmp = w->pend;
 		w->pend = w->raw;
-		w->raw = t;
+		w->raw = tmp;
 		w->pend_len = w->raw_len;
 		w->raw_len = 0;
+		packer_submit(w);
 		return 0;
 	}
-	codec = codec_pack(w->raw, w->raw_len, w->threshold, w->cbuf, &stored,
-			   &slen);
+	codec = codec_pack(w->raw, w->raw_len, t, w->cbuf, &stored, &slen);
+	pack_result(w, w->raw_len, t, codec);
 	rc = put_packed(w, w->raw_len, codec, stored, slen, last);
 	w->raw_len = 0;
 	return rc;

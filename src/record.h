@@ -97,11 +97,13 @@ struct rec_writer {
 	crypto_secretstream_xchacha20poly1305_state ss;
 	int key_sealed;
 	unsigned char *next;	/* copy_fd's read-ahead chunk */
-	unsigned char *pend;	/* a full chunk waiting to be compressed */
-	size_t pend_len;	/* alongside the next one */
+	unsigned char *pend;	/* a full chunk the worker compresses */
+	size_t pend_len;	/* while the next one is read */
 	unsigned char *cbuf2;	/* its compression output */
 	struct packer *packer;	/* the worker thread, once started */
 	int no_pairs;		/* no memory or thread for a second chunk */
+	unsigned skip, backoff;	/* chunks not to try after one that did
+				 * not compress, and the next such run */
 	size_t out_alloc, key_alloc;
 	unsigned char *ebuf;	/* an encrypted chunk */
 	size_t threshold;
