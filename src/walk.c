@@ -97,3 +97,22 @@ store_walk(okof_store *s, walk_fn fn, void *ctx)
 {
 	return walk_dir(s->dirfd, "", fn, ctx, 1);
 }
+
+int
+store_walk_bucket(okof_store *s, int b, walk_fn fn, void *ctx)
+{
+	char name[BUCKET_HEX + 1];
+	int bfd, rc;
+
+	name[0] = "0123456789abcdef"[b >> 4 & 15];
+	name[1] = "0123456789abcdef"[b & 15];
+	name[2] = '\0';
+	bfd = io_open_dir(s->dirfd, name);
+	if (bfd == -ENOENT)
+		return 0;
+	if (bfd < 0)
+		return store_fail(s, bfd, name, NULL, "cannot open directory");
+	rc = walk_dir(bfd, name, fn, ctx, 0);
+	close(bfd);
+	return rc;
+}

@@ -24,6 +24,10 @@ typedef int (*walk_fn)(void *ctx, int bfd, const char *bucket,
 
 int store_walk(okof_store *s, walk_fn fn, void *ctx);
 
+/* The same for bucket b (0..255) alone; a missing bucket is empty.
+ * Buckets may be walked by several threads at once. */
+int store_walk_bucket(okof_store *s, int b, walk_fn fn, void *ctx);
+
 /* The number 0..255 of a bucket name ("ab" -> 0xab), as made by
  * store_name() or passed by store_walk(). */
 int walk_bucket_index(const char *bucket);

@@ -214,6 +214,19 @@ seq 1 100000 >"$T/seq"
 runin "$T/seq" put seq
 run stat seq
 check "stat compressed yes" grep -qx 'compressed: yes' "$T/out"
+# Random chunks first, then text: after the random ones okof stops
+# trying for a while, but the text is still compressed.
+seq 1 1000000 >"$T/text"
+{ head -c 400000 /dev/urandom; cat "$T/text"; } >"$T/mixed"
+runin "$T/text" put text
+runin "$T/mixed" put mixed
+run get mixed;	expect_out "random then text: round trip" "$T/mixed"
+text_disk=$("$OKOF" stat text | sed -n 's/^disk: //p')
+run stat mixed
+check "random then text: compressed" grep -qx 'compressed: yes' "$T/out"
+# At most a few chunks of text (64 KiB each) stored as they are.
+check "random then text: the text part shrinks as alone" \
+	test "$(sed -n 's/^disk: //p' "$T/out")" -lt $((text_disk + 400000 + 200000))
 run stat --json $'q"\\\n'
 expect "stat --json absent" 1 ""
 run put $'q"\\\n' v
@@ -298,6 +311,20 @@ f=$(ls "$C"/*/*)
 truncate -s 10 "$f"
 OKOF_DIR=$C run get c;	expect "truncated record" 3 ""
 OKOF_DIR=$C run list;	expect "list skips corrupt, says so" 3 ""
+
+# A store large enough that list shares its buckets between threads:
+# every key once, sorted, and one corrupt record skipped and named.
+L="$T/large"
+awk 'BEGIN { for (i = 0; i < 4000; i++) printf "{\"key\":\"k%d\",\"value\":\"%d\"}\n", i, i }' >"$T/large.jsonl"
+OKOF_DIR=$L "$OKOF" import <"$T/large.jsonl"
+awk 'BEGIN { for (i = 0; i < 4000; i++) print "k" i }' | LC_ALL=C sort >"$T/large.keys"
+OKOF_DIR=$L run list;	expect_out "list of 4000 keys, sorted" "$T/large.keys"
+bad_rec=$(ls -d "$L"/*/ | tail -1)
+bad_rec=$(ls "$bad_rec"* | head -1)
+truncate -s 10 "$bad_rec"
+OKOF_DIR=$L run list;	check "list of a large store with a corrupt record: exit 3" test $st = 3
+check "the others listed, sorted" test "$(comm -13 "$T/large.keys" "$T/out" | wc -l),$(wc -l <"$T/out")" = "0,3999"
+err_has "the corrupt record named" "${bad_rec#"$L"/}"
 
 # --- hostile ground ------------------------------------------------------
 Hs="$T/hostile"
