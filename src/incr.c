@@ -119,8 +119,16 @@ okof_incr(okof_store *s, const char *key, size_t klen, int64_t delta,
 	}
 	tl = snprintf(text, sizeof text, "%" PRId64 "\n", next);
 	rc = store_put_locked(s, bfd, &nm, key, klen, text, (size_t)tl, &po);
-	if (rc == 0 || rc == OKOF_EDIRSYNC)
-		*out = next;
+	if (rc < 0)
+		goto out;
+	*out = next;
+	/* Published: the next incr may read it while this one makes it
+	 * durable.  Its own fsync covers ours if it comes first, and
+	 * neither reports success before its own. */
+	io_flock(bfd, LOCK_UN);
+	if (!no_sync && io_fsync(bfd) != 0)
+		rc = store_fail(s, OKOF_EDIRSYNC, nm.bucket, NULL,
+				"cannot fsync directory");
 out:
 	close(bfd); /* releases the lock */
 	return rc;

@@ -228,7 +228,9 @@ put_in_bucket(okof_store *s, int bfd, const struct rec_name *nm,
 		io_unlinkat(bfd, tmp);
 		tmp[0] = '\0';
 	}
-	if (!opts->no_sync && io_fsync(bfd) != 0) {
+	/* Under a caller's lock the directory is fsynced by the caller,
+	 * after unlocking: the next writer need not wait for it. */
+	if (!locked && !opts->no_sync && io_fsync(bfd) != 0) {
 		rc = OKOF_EDIRSYNC;
 		what = "cannot fsync directory";
 		store_fail(s, rc, nm->bucket, NULL, what);

@@ -106,7 +106,8 @@ int store_tmp_publish(int dirfd, int fd, int lockfd, const char *tmp,
 int store_open_bucket(okof_store *s, const struct rec_name *nm, int no_sync);
 
 /* Writes and publishes key's record while the caller holds the bucket's
- * exclusive lock (io_flock(bfd, LOCK_EX)). */
+ * exclusive lock (io_flock(bfd, LOCK_EX)).  The caller then fsyncs bfd
+ * (unless opts->no_sync), best after unlocking. */
 struct okof_put_opts;
 int store_put_locked(okof_store *s, int bfd, const struct rec_name *nm,
 		     const char *key, size_t klen, const void *val,
