@@ -616,13 +616,14 @@ OKOF_DIR=$W "$OKOF" put hot <"$T/val_a"
 wpid=$!
 bk_bad=0
 for i in 1 2 3 4 5; do
-	OKOF_DIR=$W "$OKOF" backup "$T/bkw$i" || bk_bad=1
-	OKOF_DIR=$T/bkw$i "$OKOF" get hot >"$T/bkv" || bk_bad=1
+	OKOF_DIR=$W "$OKOF" backup "$T/bkw$i" 2>>"$T/bkerr" || bk_bad="backup $i failed"
+	OKOF_DIR=$T/bkw$i "$OKOF" get hot >"$T/bkv" 2>>"$T/bkerr" || bk_bad="get $i failed"
 	cmp -s "$T/bkv" "$T/val_a" || cmp -s "$T/bkv" "$T/val_b" ||
-	cmp -s "$T/bkv" "$T/val_c" || cmp -s "$T/bkv" "$T/val_d" || bk_bad=1
+	cmp -s "$T/bkv" "$T/val_c" || cmp -s "$T/bkv" "$T/val_d" || bk_bad="value $i torn"
 done
 wait $wpid
-check "backups during writes hold whole values" test $bk_bad = 0
+[ "$bk_bad" = 0 ] || echo "backup during writes: $bk_bad: $(cat "$T/bkerr")" >&2
+check "backups during writes hold whole values" test "$bk_bad" = 0
 
 # --- completion ------------------------------------------------------------
 run completion bash;		expect "completion bash" 0
