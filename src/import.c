@@ -37,6 +37,7 @@ struct okof_import {
 	size_t n, cap;
 	int bfd[256];
 	struct rec_writer w; /* its buffers serve every record */
+	int mode_ok;	     /* the umask leaves 0600 alone */
 	int w_started;
 };
 
@@ -69,6 +70,29 @@ okof_import_begin(okof_store *s, okof_import **out)
 	close(fd);
 	*out = im;
 	return 0;
+}
+
+/*
+ * Every file 0600 exactly, whatever the umask took away.  The first
+ * staged file is checked; if the umask left 0600 alone (it nearly
+ * always does), the rest of the import trusts it to and saves an
+ * fchmod per record.  (A caller that changes its umask while an import
+ * runs must not count on this.)  Otherwise every file is fchmod-ed.
+ */
+static int
+set_mode(okof_import *im, int fd)
+{
+	struct stat st;
+
+	if (im->mode_ok)
+		return 0;
+	if (fstat(fd, &st) != 0)
+		return -errno;
+	if ((st.st_mode & 07777) == 0600) {
+		im->mode_ok = im->n == 0;
+		return 0;
+	}
+	return io_fchmod(fd, 0600);
 }
 
 int
@@ -107,7 +131,7 @@ okof_import_add(okof_import *im, const char *key, size_t klen,
 		return store_fail(s, fd, nm.bucket, tmp,
 				  "cannot create temp file");
 	struct rec_crypto cr;
-	rc = io_fchmod(fd, 0600);
+	rc = set_mode(im, fd);
 	if (rc == 0)
 		rc = (im->w_started ? recw_again : recw_init)(
 			w, fd, key, klen, s->settings.compress_threshold, expires,

@@ -789,7 +789,10 @@ recr_open(struct rec_reader *r, int fd, uint64_t file_size, int no_crc,
 	 * most value_len bytes, and a sealed chunk fits in the file. */
 	r->raw_cap = r->h.value_len < r->h.chunk_size ? (size_t)r->h.value_len
 						       : r->h.chunk_size;
-	r->dbuf_cap = codec_bound(r->h.chunk_size);
+	r->bound = r->h.chunk_size;
+	if (cr || (r->h.flags & REC_F_COMPRESSED) || file_size > r->cap)
+		r->bound = codec_bound(r->h.chunk_size);
+	r->dbuf_cap = r->bound;
 	if (file_size < r->dbuf_cap)
 		r->dbuf_cap = (size_t)file_size;
 	r->key = malloc(r->h.key_len);
@@ -809,8 +812,7 @@ recr_open(struct rec_reader *r, int fd, uint64_t file_size, int no_crc,
 	r->h.key = r->key;
 	/* Only now (h.key pointed into buf until here): room for a whole
 	 * chunk of a record larger than the first buffer. */
-	size_t need = IN_MIN + REC_CHUNK_HDR + codec_bound(r->h.chunk_size) +
-		      REC_ABYTES;
+	size_t need = IN_MIN + REC_CHUNK_HDR + r->bound + REC_ABYTES;
 	if (file_size > r->cap && r->cap < need) {
 		unsigned char *nb = realloc(r->buf, need);
 		if (!nb)
@@ -850,7 +852,7 @@ recr_next(struct rec_reader *r, const void **p, size_t *n)
 	uint64_t left = r->h.value_len - r->done;
 	size_t ab = r->cr ? REC_ABYTES : 0;
 	if (rlen != (left < r->h.chunk_size ? left : r->h.chunk_size) ||
-	    slen < ab || slen > codec_bound(r->h.chunk_size) + ab ||
+	    slen < ab || slen > r->bound + ab ||
 	    slen - ab > r->dbuf_cap ||
 	    (codec != CODEC_RAW && codec != CODEC_SNAPPY) ||
 	    (codec == CODEC_RAW && slen != rlen + ab))

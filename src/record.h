@@ -156,6 +156,8 @@ struct rec_reader {
 	size_t pos, end, cap;
 	unsigned char *raw;	/* a decompressed chunk */
 	size_t raw_cap;
+	size_t bound;		/* the most a stored chunk may hold: a chunk,
+				 * or snappy's bound if one may be compressed */
 	unsigned char *key;	/* h.key points here */
 	uint32_t seed;
 	uint64_t next_chunk;

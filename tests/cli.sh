@@ -132,6 +132,12 @@ for m in 000 777 022; do
 	check "umask $m: store 0700" test "$(stat -c %a "$T/um$m")" = 700
 	check "umask $m: record 0600" \
 		test "$(stat -c %a "$T/um$m"/*/* | sort -u)" = 600
+	printf '{"key":"i%d","value":"v"}\n' 1 2 3 4 5 6 7 8 9 >"$T/um.jsonl"
+	(umask $m && OKOF_DIR="$T/umi$m" "$OKOF" import <"$T/um.jsonl") 2>"$T/err"
+	st=$?
+	check "umask $m: import works" test $st = 0
+	check "umask $m: imported records 0600, directories 0700" \
+		test "$(stat -c %a "$T/umi$m"/*/* | sort -u)/$(stat -c %a "$T/umi$m"/*/ | sort -u)" = 600/700
 done
 
 # --- options -----------------------------------------------------------
