@@ -13,7 +13,9 @@
  * Nothing may crash, leak or read out of bounds, and a record that
  * decodes must have returned exactly its declared length.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
