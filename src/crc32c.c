@@ -20,7 +20,9 @@
 static uint32_t table[8][256];	/* slicing-by-8 */
 static uint32_t zeros[4][256];	/* the shift over BLOCK zero bytes */
 static int have_hw;
-static pthread_once_t once = PTHREAD_ONCE_INIT, once_zeros = PTHREAD_ONCE_INIT;
+static pthread_once_t once_cpu = PTHREAD_ONCE_INIT;
+static pthread_once_t once_table = PTHREAD_ONCE_INIT;
+static pthread_once_t once_zeros = PTHREAD_ONCE_INIT;
 
 /* The 32x32 matrices over GF(2) below are arrays of columns: m[n] is
  * the image of bit n. */
@@ -70,13 +72,10 @@ make_zeros(void)
 			memcpy(op, sq, sizeof op);
 		}
 	}
-	/* Linear in each byte: one xor per entry. */
-	for (int k = 0; k < 4; k++) {
-		zeros[k][0] = 0;
-		for (uint32_t b = 1; b < 256; b++)
-			zeros[k][b] = zeros[k][b & (b - 1)] ^
-				      acc[8 * k + __builtin_ctz(b)];
-	}
+	/* One table per byte of the register: byte k is bits 8k..8k+7. */
+	for (int k = 0; k < 4; k++)
+		for (uint32_t b = 0; b < 256; b++)
+			zeros[k][b] = gf2_times(acc + 8 * k, b);
 }
 
 static uint32_t
@@ -87,12 +86,17 @@ shift(uint32_t crc)
 }
 
 static void
-init(void)
+detect_cpu(void)
 {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 	__builtin_cpu_init();
 	have_hw = __builtin_cpu_supports("sse4.2");
 #endif
+}
+
+static void
+make_table(void)
+{
 	for (uint32_t i = 0; i < 256; i++) {
 		uint32_t c = i;
 		for (int k = 0; k < 8; k++)
@@ -171,18 +175,19 @@ crc32c_hw(uint32_t crc, const unsigned char *p, size_t len)
 uint32_t
 crc32c(uint32_t crc, const void *buf, size_t len)
 {
-	pthread_once(&once, init);
+	pthread_once(&once_cpu, detect_cpu);
 	crc = ~crc;
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 	if (have_hw)
 		return ~crc32c_hw(crc, buf, len);
 #endif
+	pthread_once(&once_table, make_table);
 	return ~crc32c_sw(crc, buf, len);
 }
 
 uint32_t
 crc32c_portable(uint32_t crc, const void *buf, size_t len)
 {
-	pthread_once(&once, init);
+	pthread_once(&once_table, make_table);
 	return ~crc32c_sw(~crc, buf, len);
 }
