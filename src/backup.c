@@ -71,6 +71,12 @@ backup_one(void *ctx, int sb, const char *bucket, const char *name,
 
 	if (kind != WALK_RECORD)
 		return 0;
+	/* link() fails with ENOENT when a writer's rename replaced the name
+	 * between its lookup and the link: the key is still there, so that
+	 * is retried (from the peek: the record is a new one); only a name
+	 * that is really gone is left out. */
+	int tries = 0;
+again:
 	rc = store_peek(b->s, sb, bucket, name, &b->pk);
 	if (rc != 0)
 		return rc == 1 ? 0 : rc; /* a bad record stops the backup */
@@ -89,8 +95,8 @@ backup_one(void *ctx, int sb, const char *bucket, const char *name,
 					  "cannot open directory in backup");
 	}
 	rc = io_linkat(sb, name, b->dbfd[i], name);
-	if (rc == -ENOENT)
-		return 0; /* deleted meanwhile */
+	if (rc == -ENOENT && ++tries < 1000)
+		goto again;
 	if (rc == -EXDEV || rc == -EPERM || rc == -EMLINK || rc == -ENOTSUP)
 		rc = copy_file(sb, b->dbfd[i], name);
 	if (rc < 0)

@@ -623,9 +623,13 @@ wpid=$!
 bk_bad=0
 for i in 1 2 3 4 5; do
 	OKOF_DIR=$W "$OKOF" backup "$T/bkw$i" 2>>"$T/bkerr" || bk_bad="backup $i failed"
-	OKOF_DIR=$T/bkw$i "$OKOF" get hot >"$T/bkv" 2>>"$T/bkerr" || bk_bad="get $i failed"
-	cmp -s "$T/bkv" "$T/val_a" || cmp -s "$T/bkv" "$T/val_b" ||
-	cmp -s "$T/bkv" "$T/val_c" || cmp -s "$T/bkv" "$T/val_d" || bk_bad="value $i torn"
+	if OKOF_DIR=$T/bkw$i "$OKOF" get hot >"$T/bkv" 2>>"$T/bkerr"; then
+		cmp -s "$T/bkv" "$T/val_a" || cmp -s "$T/bkv" "$T/val_b" ||
+		cmp -s "$T/bkv" "$T/val_c" || cmp -s "$T/bkv" "$T/val_d" ||
+		bk_bad="value $i torn"
+	else
+		bk_bad="get $i: exit $?"
+	fi
 done
 wait $wpid
 [ "$bk_bad" = 0 ] || echo "backup during writes: $bk_bad: $(cat "$T/bkerr")" >&2
