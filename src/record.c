@@ -222,6 +222,72 @@ recw_again(struct rec_writer *w, int fd, const void *key, size_t klen,
 	return writer_start(w, fd, key, klen, threshold, expires, cr, 1);
 }
 
+/*
+ * A writer starts with buffers for SMALL_CAP bytes of value and grows
+ * them to a whole chunk only when more comes: a put of a few bytes then
+ * stays in the heap it already has, where whole-chunk buffers (400 KiB
+ * with the output) cost a mapping, a page fault per page touched and an
+ * unmapping, a tenth of a small put's time on a virtual machine.
+ */
+#define SMALL_CAP 4096
+
+/* Replaces *p by n bytes that start with its first keep bytes; the old
+ * buffer is wiped first when it may hold plaintext. */
+static int
+regrow(unsigned char **p, size_t old, size_t n, size_t keep, int wipe)
+{
+	unsigned char *q = malloc(n);
+
+	if (!q)
+		return -ENOMEM;
+	if (*p) {
+		memcpy(q, *p, keep);
+		if (wipe)
+			sodium_memzero(*p, old);
+		free(*p);
+	}
+	*p = q;
+	return 0;
+}
+
+/* Makes the buffers hold chunks of up to cap raw bytes (and the key,
+ * which cbuf holds while it is sealed), keeping what raw and out hold.
+ * 0 or -ENOMEM, with the buffers as they were or bigger. */
+static int
+writer_fit(struct rec_writer *w, size_t cap)
+{
+	size_t cb = codec_bound(cap), out_cap;
+	int wipe = w->cr != NULL;
+
+	if (cb < w->key_plain_len)
+		cb = w->key_plain_len;
+	out_cap = w->hlen +
+		  (cap < OKOF_CHUNK_SIZE ? REC_CHUNK_HDR + cb + REC_ABYTES
+					 : OUT_CAP);
+	if (w->raw_cap < cap) {
+		if (regrow(&w->raw, w->raw_cap, cap, w->raw_len, wipe) < 0)
+			return -ENOMEM;
+		w->raw_cap = cap;
+	}
+	if (w->cbuf_cap < cb) {
+		/* Scratch between chunks: nothing in it to keep. */
+		if (regrow(&w->cbuf, w->cbuf_cap, cb, 0, wipe) < 0)
+			return -ENOMEM;
+		free(w->ebuf);
+		w->ebuf = NULL;
+		w->cbuf_cap = cb;
+	}
+	if (w->cr && !w->ebuf && !(w->ebuf = malloc(cb + REC_ABYTES)))
+		return -ENOMEM;
+	if (w->out_alloc < out_cap) {
+		if (regrow(&w->out, w->out_alloc, out_cap, w->out_len, 0) < 0)
+			return -ENOMEM;
+		w->out_alloc = out_cap;
+	}
+	w->out_cap = out_cap;
+	return 0;
+}
+
 static int
 writer_start(struct rec_writer *w, int fd, const void *key, size_t klen,
 	     size_t threshold, int64_t expires, const struct rec_crypto *cr,
@@ -236,8 +302,10 @@ writer_start(struct rec_writer *w, int fd, const void *key, size_t klen,
 	memset(w, 0, sizeof *w);
 	if (keep_buffers) {
 		w->raw = keep.raw;
+		w->raw_cap = keep.raw_cap;
 		w->next = keep.next;
 		w->cbuf = keep.cbuf;
+		w->cbuf_cap = keep.cbuf_cap;
 		w->pend = keep.pend;
 		w->cbuf2 = keep.cbuf2;
 		w->out = keep.out;
@@ -251,24 +319,16 @@ writer_start(struct rec_writer *w, int fd, const void *key, size_t klen,
 	w->cr = cr;
 	w->threshold = threshold;
 	w->hlen = rec_header_len(stored_klen);
-	w->out_cap = OUT_CAP + w->hlen;
-	if (!w->raw)
-		w->raw = malloc(OKOF_CHUNK_SIZE);
-	if (!w->cbuf)
-		w->cbuf = malloc(codec_bound(OKOF_CHUNK_SIZE));
-	if (w->out_alloc < w->out_cap) {
-		free(w->out);
-		w->out = malloc(w->out_cap);
-		w->out_alloc = w->out ? w->out_cap : 0;
-	}
+	if (cr)
+		w->key_plain_len = klen;
 	if (w->key_alloc < stored_klen) {
 		free(w->keycopy);
 		w->keycopy = malloc(stored_klen);
 		w->key_alloc = w->keycopy ? stored_klen : 0;
 	}
-	if (cr && !w->ebuf)
-		w->ebuf = malloc(codec_bound(OKOF_CHUNK_SIZE) + REC_ABYTES);
-	if (!w->raw || !w->cbuf || !w->out || !w->keycopy || (cr && !w->ebuf)) {
+	if (!w->keycopy ||
+	    writer_fit(w, w->raw_cap > SMALL_CAP ? w->raw_cap : SMALL_CAP) <
+		    0) {
 		recw_free(w);
 		return -ENOMEM;
 	}
@@ -289,8 +349,6 @@ writer_start(struct rec_writer *w, int fd, const void *key, size_t klen,
 	w->h.expires = expires;
 	if (expires != 0)
 		w->h.flags |= REC_F_EXPIRES;
-	if (cr)
-		w->key_plain_len = klen;
 	/* The header slot is filled in by recw_finish(). */
 	memset(w->out, 0, w->hlen);
 	w->out_len = w->hlen;
@@ -599,12 +657,14 @@ recw_write(struct rec_writer *w, const void *data, size_t len)
 
 	while (len > 0) {
 		/* A full chunk goes out only now that more data follows. */
-		if (w->raw_len == OKOF_CHUNK_SIZE) {
-			int rc = emit_chunk(w, 0);
-			if (rc < 0)
-				return rc;
-		}
-		size_t take = OKOF_CHUNK_SIZE - w->raw_len;
+		int rc = 0;
+		if (w->raw_len == OKOF_CHUNK_SIZE)
+			rc = emit_chunk(w, 0);
+		else if (w->raw_len == w->raw_cap)
+			rc = writer_fit(w, OKOF_CHUNK_SIZE);
+		if (rc < 0)
+			return rc;
+		size_t take = w->raw_cap - w->raw_len;
 		if (take > len)
 			take = len;
 		memcpy(w->raw + w->raw_len, p, take);
@@ -625,9 +685,14 @@ recw_copy_fd(struct rec_writer *w, int in, int *in_failed)
 		int full = w->raw_len == OKOF_CHUNK_SIZE;
 		if (full && !w->next && !(w->next = malloc(OKOF_CHUNK_SIZE)))
 			return -ENOMEM;
+		if (!full && w->raw_len == w->raw_cap) {
+			int rc = writer_fit(w, OKOF_CHUNK_SIZE);
+			if (rc < 0)
+				return rc;
+		}
 		unsigned char *dst = full ? w->next : w->raw + w->raw_len;
 		size_t room = full ? OKOF_CHUNK_SIZE
-				   : OKOF_CHUNK_SIZE - w->raw_len;
+				   : w->raw_cap - w->raw_len;
 		ssize_t n = read(in, dst, room);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -685,7 +750,7 @@ recw_free(struct rec_writer *w)
 	/* Plaintext may linger in these: wipe before freeing. */
 	if (w->cr) {
 		if (w->raw)
-			sodium_memzero(w->raw, OKOF_CHUNK_SIZE);
+			sodium_memzero(w->raw, w->raw_cap);
 		if (w->next)
 			sodium_memzero(w->next, OKOF_CHUNK_SIZE);
 		if (w->pend)
@@ -693,7 +758,7 @@ recw_free(struct rec_writer *w)
 		if (w->cbuf2)
 			sodium_memzero(w->cbuf2, codec_bound(OKOF_CHUNK_SIZE));
 		if (w->cbuf)
-			sodium_memzero(w->cbuf, codec_bound(OKOF_CHUNK_SIZE));
+			sodium_memzero(w->cbuf, w->cbuf_cap);
 		sodium_memzero(&w->ss, sizeof w->ss);
 	}
 	free(w->raw);
@@ -706,7 +771,7 @@ recw_free(struct rec_writer *w)
 	free(w->ebuf);
 	w->raw = w->next = w->pend = w->cbuf = w->cbuf2 = w->out = NULL;
 	w->keycopy = w->ebuf = NULL;
-	w->out_alloc = w->key_alloc = 0;
+	w->out_alloc = w->key_alloc = w->raw_cap = w->cbuf_cap = 0;
 }
 
 /* Makes at least need bytes available at r->buf + r->pos.  Returns 1,

@@ -110,8 +110,9 @@ struct rec_writer {
 	struct rec_header h;
 	size_t hlen;
 	unsigned char *raw;	/* the chunk being filled */
-	size_t raw_len;
+	size_t raw_len, raw_cap;	/* raw_cap < a chunk until more comes */
 	unsigned char *cbuf;	/* compression scratch */
+	size_t cbuf_cap;	/* ebuf holds cbuf_cap + REC_ABYTES */
 	unsigned char *out;	/* pending output; the header slot comes first */
 	size_t out_len;
 	size_t out_cap;

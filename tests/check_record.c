@@ -98,6 +98,9 @@ static const size_t sizes[] = {
 	OKOF_THRESHOLD_DEFAULT - 1,
 	OKOF_THRESHOLD_DEFAULT,
 	OKOF_THRESHOLD_DEFAULT + 1,
+	4095, /* a writer's first buffers hold 4096 bytes, then grow */
+	4096,
+	4097,
 	OKOF_CHUNK_SIZE - 1,
 	OKOF_CHUNK_SIZE,
 	OKOF_CHUNK_SIZE + 1,
@@ -407,6 +410,49 @@ START_TEST(sealed_tampering_detected)
 }
 END_TEST
 
+/*
+ * One writer for records in a row (as import does), its buffers grown by
+ * a big value in the middle and a long key, sealed and not.
+ */
+START_TEST(writer_reuse_across_sizes)
+{
+	static const size_t lens[] = {5, 3 * OKOF_CHUNK_SIZE + 5, 0, 4097, 9};
+	char longkey[4097];
+	struct rec_writer w;
+
+	memset(longkey, 'k', sizeof longkey - 1);
+	longkey[sizeof longkey - 1] = '\0';
+	for (int sealed = 0; sealed < 2; sealed++) {
+		crypto = sealed ? &cr_a : NULL;
+		for (size_t i = 0; i < sizeof lens / sizeof *lens; i++) {
+			const char *key = i == 2 ? longkey : "k";
+			size_t len = lens[i], blen;
+			unsigned char *data = malloc(len + 1), *back;
+			FILE *f = tmpfile();
+			ck_assert_ptr_nonnull(f);
+			int fd = dup(fileno(f));
+			fclose(f);
+			fill_data(data, len, (int)(i & 1), (unsigned)i);
+			ck_assert_int_eq((i ? recw_again : recw_init)(
+						 &w, fd, key, strlen(key),
+						 OKOF_THRESHOLD_DEFAULT, 0,
+						 crypto),
+					 0);
+			ck_assert_int_eq(recw_write(&w, data, len), 0);
+			ck_assert_int_eq(recw_finish(&w, 1), 0);
+			ck_assert_int_eq(read_record(fd, &back, &blen), 0);
+			ck_assert_uint_eq(blen, len);
+			ck_assert(memcmp(back, data, len) == 0);
+			close(fd);
+			free(back);
+			free(data);
+		}
+		recw_free(&w);
+	}
+	crypto = NULL;
+}
+END_TEST
+
 Suite *
 record_suite(void)
 {
@@ -421,6 +467,7 @@ record_suite(void)
 	tcase_add_test(tc, swapped_chunks_detected);
 	tcase_add_test(tc, sealed_round_trips);
 	tcase_add_test(tc, sealed_tampering_detected);
+	tcase_add_test(tc, writer_reuse_across_sizes);
 	suite_add_tcase(s, tc);
 	return s;
 }
