@@ -20,6 +20,9 @@ STATIC ?= auto
 BIN ?= okof
 EXTRA_CFLAGS ?=
 EXTRA_LDFLAGS ?=
+# A static okof is linked in the order src/hot.ld gives (GNU ld), which
+# gathers what small commands run into few pages; HOT_LD= links without.
+HOT_LD ?= src/hot.ld
 
 PKG_CFLAGS = `pkg-config --cflags libsodium snappy jansson`
 TEST_CFLAGS = `pkg-config --cflags check`
@@ -64,13 +67,17 @@ $(BUILD)/link.mk: $(BUILD)/.deps Makefile
 	fi; \
 	if [ "$$static" = 1 ]; then \
 		echo "LINK_LIBS = -static -ljansson -lsnappy -lstdc++ -lsodium -lm -lpthread"; \
+		if [ -n "$(HOT_LD)" ]; then \
+			echo "LINK_ORDER = -Wl,-T,$(HOT_LD)"; \
+		fi; \
 	else \
 		echo "LINK_LIBS = `pkg-config --libs jansson libsodium snappy` -lstdc++ -lm -pthread"; \
 	fi > $@
 
-$(BIN): $(CLI_OBJ) $(BUILD)/libokof.a $(BUILD)/link.mk
+$(BIN): $(CLI_OBJ) $(BUILD)/libokof.a $(BUILD)/link.mk $(HOT_LD)
 	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(EXTRA_LDFLAGS) -o $@ $(CLI_OBJ) \
-		$(BUILD)/libokof.a `sed -n 's/^LINK_LIBS = //p' $(BUILD)/link.mk`
+		$(BUILD)/libokof.a `sed -n 's/^LINK_LIBS = //p' $(BUILD)/link.mk` \
+		`sed -n 's/^LINK_ORDER = //p' $(BUILD)/link.mk`
 
 $(BUILD)/check_%.o: tests/check_%.c tests/*.h src/*.h $(BUILD)/.deps
 	$(CC) $(CFLAGS) $(WARN) -Wno-conversion $(WERROR) $(EXTRA_CFLAGS) \

@@ -53,11 +53,11 @@ store_tmp_create(int bfd, char name[TMP_NAME_LEN + 1], int *lockfd)
 		if (fd < 0)
 			return fd;
 		int rc = io_flock(fd, LOCK_EX);
-		/* 0600 exactly, whatever the umask took away. */
-		if (rc == 0)
-			rc = io_fchmod(fd, 0600);
 		if (rc == 0 && fstat(fd, &st) != 0)
 			rc = -errno;
+		/* 0600 exactly, whatever the umask took away. */
+		if (rc == 0 && (st.st_mode & 07777) != 0600)
+			rc = io_fchmod(fd, 0600);
 		if (rc == 0 && st.st_nlink == 0) {
 			close(fd);
 			continue;
