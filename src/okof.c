@@ -97,6 +97,8 @@ static const char *prog_dir;	/* from -d, for every command */
 static const char *prog_keyfile; /* from -k */
 static unsigned char *secret;	/* sodium_malloc'd; wiped at exit */
 
+static void msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static void
 msg(const char *fmt, ...)
 {
