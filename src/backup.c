@@ -83,7 +83,7 @@ again:
 	if (h->expires != 0 && h->expires <= b->now)
 		return 0; /* not live: left out */
 
-	int i = (int)strtol(bucket, NULL, 16) & 0xff;
+	int i = walk_bucket_index(bucket);
 	if (b->dbfd[i] < 0) {
 		rc = io_mkdir_durable(b->dst, bucket, 0);
 		if (rc < 0)

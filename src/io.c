@@ -1,13 +1,14 @@
 /* io.c - see io.h. */
-#include "io.h"
-
 #ifdef __linux__
+/* Before any header: openat2 and sync_file_range are GNU extensions. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include <linux/openat2.h>
 #include <sys/syscall.h>
 #endif
+
+#include "io.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -77,6 +78,24 @@ io_read_full(int fd, void *buf, size_t len)
 		got += (size_t)n;
 	}
 	return (ssize_t)got;
+}
+
+int
+io_write_behind(int fd, uint64_t off, uint64_t len)
+{
+#if defined(__linux__) && defined(SYNC_FILE_RANGE_WRITE)
+	if (off > INT64_MAX || len > INT64_MAX - off)
+		return -EOVERFLOW;
+	while (sync_file_range(fd, (off_t)off, (off_t)len,
+			       SYNC_FILE_RANGE_WRITE) != 0)
+		if (errno != EINTR)
+			return -errno;
+#else
+	(void)fd;
+	(void)off;
+	(void)len;
+#endif
+	return 0;
 }
 
 int

@@ -8,6 +8,7 @@
 #define OKOF_IO_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Writes all of buf; a write that makes no progress is -ENOSPC. */
@@ -21,6 +22,12 @@ int io_pwrite_all(int fd, const void *buf, size_t len, off_t off);
  * than len only at end of file) or -errno.
  */
 ssize_t io_read_full(int fd, void *buf, size_t len);
+
+/* Starts writing len bytes of fd from off back to the disk, without
+ * waiting (Linux; elsewhere nothing): a long write that will be fsynced
+ * then overlaps its disk writes with the rest of its work, instead of
+ * leaving them all to the fsync.  0 or -errno. */
+int io_write_behind(int fd, uint64_t off, uint64_t len);
 
 /* Makes fd's data durable: F_FULLFSYNC where the platform has it. */
 int io_fsync(int fd);

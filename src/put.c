@@ -179,6 +179,9 @@ put_in_bucket(okof_store *s, int bfd, const struct rec_name *nm,
 	struct rec_crypto cr;
 	rc = recw_init(&w, fd, key, klen, s->settings.compress_threshold,
 		       opts->expires, store_crypto(s, nm, &cr));
+#ifndef OKOF_TEST_NO_FILE_FSYNC
+	w.write_behind = !opts->no_sync;
+#endif
 	if (rc == 0) {
 		if (src->fd < 0)
 			rc = recw_write(&w, src->buf, src->len);

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "codec.h"
@@ -303,7 +304,7 @@ writer_start(struct rec_writer *w, int fd, const void *key, size_t klen,
 	if (keep_buffers) {
 		w->raw = keep.raw;
 		w->raw_cap = keep.raw_cap;
-		w->next = keep.next;
+		memcpy(w->ahead, keep.ahead, sizeof w->ahead);
 		w->cbuf = keep.cbuf;
 		w->cbuf_cap = keep.cbuf_cap;
 		w->pend = keep.pend;
@@ -355,13 +356,31 @@ writer_start(struct rec_writer *w, int fd, const void *key, size_t klen,
 	return 0;
 }
 
+/*
+ * A long value asks the kernel to start writing each WRITE_BEHIND bytes
+ * back as soon as they are written: with gigabytes of RAM nothing else
+ * starts writeback before the fsync, which then found the whole value
+ * to write while the disk had idled.
+ */
+#define WRITE_BEHIND (8u << 20)
+
 static int
 flush_out(struct rec_writer *w)
 {
 	int rc = io_write_all(w->fd, w->out, w->out_len);
-	if (rc == 0) {
-		w->out_len = 0;
-		w->flushed = 1;
+	if (rc < 0)
+		return rc;
+	w->written += w->out_len;
+	w->out_len = 0;
+	w->flushed = 1;
+	if (w->write_behind && w->written - w->behind >= WRITE_BEHIND) {
+		rc = io_write_behind(w->fd, w->behind, w->written - w->behind);
+		if (rc == -EINVAL || rc == -ENOSYS || rc == -EOPNOTSUPP ||
+		    rc == -ESPIPE) {
+			w->write_behind = 0; /* not here: the fsync does it */
+			rc = 0;
+		}
+		w->behind = w->written;
 	}
 	return rc;
 }
@@ -680,20 +699,30 @@ recw_copy_fd(struct rec_writer *w, int in, int *in_failed)
 {
 	*in_failed = 0;
 	for (;;) {
-		/* With a full chunk in hand, read ahead into the spare
-		 * buffer: only then is it known whether it was the last. */
-		int full = w->raw_len == OKOF_CHUNK_SIZE;
-		if (full && !w->next && !(w->next = malloc(OKOF_CHUNK_SIZE)))
-			return -ENOMEM;
-		if (!full && w->raw_len == w->raw_cap) {
-			int rc = writer_fit(w, OKOF_CHUNK_SIZE);
-			if (rc < 0)
-				return rc;
+		struct iovec iov[1 + REC_AHEAD];
+		int niov = 0, rc;
+
+		if (w->raw_len == w->raw_cap && w->raw_cap < OKOF_CHUNK_SIZE &&
+		    (rc = writer_fit(w, OKOF_CHUNK_SIZE)) < 0)
+			return rc;
+		/* The rest of the chunk and, with whole chunks, spare ones
+		 * after it: a full chunk goes out only once more data has
+		 * come, and a few chunks a read spare system calls. */
+		size_t room = w->raw_cap - w->raw_len;
+		if (room > 0) {
+			iov[niov].iov_base = w->raw + w->raw_len;
+			iov[niov++].iov_len = room;
 		}
-		unsigned char *dst = full ? w->next : w->raw + w->raw_len;
-		size_t room = full ? OKOF_CHUNK_SIZE
-				   : w->raw_cap - w->raw_len;
-		ssize_t n = read(in, dst, room);
+		if (w->raw_cap == OKOF_CHUNK_SIZE) {
+			for (int i = 0; i < REC_AHEAD; i++) {
+				if (!w->ahead[i] &&
+				    !(w->ahead[i] = malloc(OKOF_CHUNK_SIZE)))
+					return -ENOMEM;
+				iov[niov].iov_base = w->ahead[i];
+				iov[niov++].iov_len = OKOF_CHUNK_SIZE;
+			}
+		}
+		ssize_t n = readv(in, iov, niov);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -702,16 +731,22 @@ recw_copy_fd(struct rec_writer *w, int in, int *in_failed)
 		}
 		if (n == 0)
 			return 0;
-		if (full) {
-			int rc = emit_chunk(w, 0);
-			if (rc < 0)
+		if ((size_t)n <= room) {
+			w->raw_len += (size_t)n;
+			continue;
+		}
+		/* raw is full, and the rest came in the spare chunks, in
+		 * order: each full chunk goes out, the next becomes raw. */
+		size_t left = (size_t)n - room;
+		w->raw_len = OKOF_CHUNK_SIZE;
+		for (int i = 0; left > 0; i++) {
+			if ((rc = emit_chunk(w, 0)) < 0)
 				return rc;
 			unsigned char *t = w->raw;
-			w->raw = w->next;
-			w->next = t;
-			w->raw_len = (size_t)n;
-		} else {
-			w->raw_len += (size_t)n;
+			w->raw = w->ahead[i];
+			w->ahead[i] = t;
+			w->raw_len = left < OKOF_CHUNK_SIZE ? left : OKOF_CHUNK_SIZE;
+			left -= w->raw_len;
 		}
 	}
 }
@@ -751,8 +786,9 @@ recw_free(struct rec_writer *w)
 	if (w->cr) {
 		if (w->raw)
 			sodium_memzero(w->raw, w->raw_cap);
-		if (w->next)
-			sodium_memzero(w->next, OKOF_CHUNK_SIZE);
+		for (int i = 0; i < REC_AHEAD; i++)
+			if (w->ahead[i])
+				sodium_memzero(w->ahead[i], OKOF_CHUNK_SIZE);
 		if (w->pend)
 			sodium_memzero(w->pend, OKOF_CHUNK_SIZE);
 		if (w->cbuf2)
@@ -762,14 +798,17 @@ recw_free(struct rec_writer *w)
 		sodium_memzero(&w->ss, sizeof w->ss);
 	}
 	free(w->raw);
-	free(w->next);
+	for (int i = 0; i < REC_AHEAD; i++) {
+		free(w->ahead[i]);
+		w->ahead[i] = NULL;
+	}
 	free(w->pend);
 	free(w->cbuf2);
 	free(w->cbuf);
 	free(w->out);
 	free(w->keycopy);
 	free(w->ebuf);
-	w->raw = w->next = w->pend = w->cbuf = w->cbuf2 = w->out = NULL;
+	w->raw = w->pend = w->cbuf = w->cbuf2 = w->out = NULL;
 	w->keycopy = w->ebuf = NULL;
 	w->out_alloc = w->key_alloc = w->raw_cap = w->cbuf_cap = 0;
 }

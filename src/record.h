@@ -91,12 +91,16 @@ void rec_header_encode(struct rec_header *h, unsigned char *out);
  * chunk is known when it is written (an encrypted record's last chunk
  * carries the final tag).
  */
+/* Whole chunks one read of recw_copy_fd may bring in after the current
+ * one: four chunks a read (256 KiB), where each system call costs. */
+#define REC_AHEAD 3
+
 struct rec_writer {
 	int fd;
 	const struct rec_crypto *cr;	/* NULL: plain record */
 	crypto_secretstream_xchacha20poly1305_state ss;
 	int key_sealed;
-	unsigned char *next;	/* copy_fd's read-ahead chunk */
+	unsigned char *ahead[REC_AHEAD]; /* copy_fd's read-ahead chunks */
 	unsigned char *pend;	/* a full chunk the worker compresses */
 	size_t pend_len;	/* while the next one is read */
 	unsigned char *cbuf2;	/* its compression output */
@@ -117,6 +121,9 @@ struct rec_writer {
 	size_t out_len;
 	size_t out_cap;
 	int flushed;		/* some output already went to fd */
+	int write_behind;	/* set after recw_init for a record that will
+				 * be fsynced: start writeback as it goes */
+	uint64_t written, behind; /* bytes to fd; writeback started so far */
 	unsigned char *keycopy;
 	uint32_t seed;		/* chunk checksum seed, from the stored key */
 	size_t key_plain_len;	/* sealed records: the key's length */

@@ -371,6 +371,19 @@ fi
 head -c 3000000 /dev/urandom >"$T/big"
 runin "$T/big" put big;	expect "put 3 MB" 0
 run get big;		expect_out "get 3 MB" "$T/big"
+# Standard input is read a chunk's remainder and three more chunks at a
+# time, into buffers that start at 4 KiB: sizes around those edges, from
+# a file (whole reads) and from a pipe that brings odd pieces.
+for n in 4095 4096 4097 65535 65536 65537 196608 262143 262144 262145 \
+	270000 600001; do
+	head -c $n "$T/big" >"$T/part"
+	runin "$T/part" put "part$n"
+	run get "part$n";	expect_out "put of $n bytes from a file" "$T/part"
+	{ head -c 1000 "$T/part"; sleep 0.05; tail -c +1001 "$T/part"; } |
+		$VALGRIND "$OKOF" put "pipe$n" 2>"$T/err"
+	check "put of $n bytes from a pipe: exit 0" test "${PIPESTATUS[1]}" = 0
+	run get "pipe$n";	expect_out "put of $n bytes from a pipe" "$T/part"
+done
 ( "$OKOF" get big; echo $? >"$T/pipest" ) 2>"$T/err" | head -c 10 >/dev/null
 check "SIGPIPE ends get quietly" test "$(cat "$T/pipest")" = 141 -a ! -s "$T/err"
 ( trap '' PIPE; "$OKOF" get big; echo $? >"$T/pipest" ) 2>"$T/err" | head -c 10 >/dev/null
