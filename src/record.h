@@ -85,16 +85,16 @@ ssize_t rec_header_decode(const unsigned char *buf, size_t avail,
 /* Encodes h (with h->key) into out (rec_header_len bytes), setting h->crc. */
 void rec_header_encode(struct rec_header *h, unsigned char *out);
 
+/* Whole chunks one read of recw_copy_fd may bring in after the current
+ * one: four chunks a read (256 KiB), where each system call costs. */
+#define REC_AHEAD 3
+
 /*
  * Writes a record to a file descriptor, streaming, in constant memory.
  * Each full chunk is held back until more data follows, so the last
  * chunk is known when it is written (an encrypted record's last chunk
  * carries the final tag).
  */
-/* Whole chunks one read of recw_copy_fd may bring in after the current
- * one: four chunks a read (256 KiB), where each system call costs. */
-#define REC_AHEAD 3
-
 struct rec_writer {
 	int fd;
 	const struct rec_crypto *cr;	/* NULL: plain record */
