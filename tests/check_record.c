@@ -92,6 +92,19 @@ read_record_opts(int fd, unsigned char **out, size_t *out_len, int no_crc)
 	return rc;
 }
 
+/* The record in fd reads back as exactly data/len. */
+static void
+expect_value(int fd, const unsigned char *data, size_t len)
+{
+	unsigned char *back;
+	size_t blen;
+
+	ck_assert_int_eq(read_record(fd, &back, &blen), 0);
+	ck_assert_uint_eq(blen, len);
+	ck_assert(memcmp(back, data, len) == 0);
+	free(back);
+}
+
 static const size_t sizes[] = {
 	0,
 	1,
@@ -113,16 +126,12 @@ START_TEST(round_trip_sizes)
 	for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
 		for (int text = 0; text < 2; text++) {
 			size_t len = sizes[i];
-			unsigned char *data = malloc(len + 1), *back;
-			size_t blen;
+			unsigned char *data = malloc(len + 1);
 			fill_data(data, len, text, (unsigned)i);
 			int fd = write_record("key", data, len,
 					      OKOF_THRESHOLD_DEFAULT);
-			ck_assert_int_eq(read_record(fd, &back, &blen), 0);
-			ck_assert_uint_eq(blen, len);
-			ck_assert(memcmp(back, data, len) == 0);
+			expect_value(fd, data, len);
 			close(fd);
-			free(back);
 			free(data);
 		}
 	}
@@ -426,8 +435,8 @@ START_TEST(writer_reuse_across_sizes)
 		crypto = sealed ? &cr_a : NULL;
 		for (size_t i = 0; i < sizeof lens / sizeof *lens; i++) {
 			const char *key = i == 2 ? longkey : "k";
-			size_t len = lens[i], blen;
-			unsigned char *data = malloc(len + 1), *back;
+			size_t len = lens[i];
+			unsigned char *data = malloc(len + 1);
 			FILE *f = tmpfile();
 			ck_assert_ptr_nonnull(f);
 			int fd = dup(fileno(f));
@@ -440,11 +449,8 @@ START_TEST(writer_reuse_across_sizes)
 					 0);
 			ck_assert_int_eq(recw_write(&w, data, len), 0);
 			ck_assert_int_eq(recw_finish(&w, 1), 0);
-			ck_assert_int_eq(read_record(fd, &back, &blen), 0);
-			ck_assert_uint_eq(blen, len);
-			ck_assert(memcmp(back, data, len) == 0);
+			expect_value(fd, data, len);
 			close(fd);
-			free(back);
 			free(data);
 		}
 		recw_free(&w);
