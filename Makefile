@@ -28,25 +28,36 @@ PKG_CFLAGS = `pkg-config --cflags libsodium snappy jansson`
 TEST_CFLAGS = `pkg-config --cflags check`
 TEST_LIBS = `pkg-config --libs check`
 
-LIB_SRC = src/io.c src/crc32c.c src/codec.c src/record.c src/store.c \
-	src/incr.c \
-	src/put.c src/get.c src/walk.c src/list.c src/check.c \
-	src/import.c src/backup.c
+# The library (src/lib/, its public header src/okof.h) and the command
+# line on top of it (src/cli/), which is compiled with -Isrc alone so
+# that it cannot include a header of the library's insides.
+LIB_SRC = src/lib/io.c src/lib/crc32c.c src/lib/codec.c src/lib/record.c \
+	src/lib/tmpfile.c src/lib/store.c src/lib/secret.c \
+	src/lib/put.c src/lib/get.c src/lib/walk.c src/lib/list.c \
+	src/lib/check.c src/lib/import.c src/lib/backup.c src/lib/incr.c
 LIB_OBJ = $(LIB_SRC:src/%.c=$(BUILD)/%.o)
-CLI_OBJ = $(BUILD)/okof.o $(BUILD)/cli.o $(BUILD)/jsonl.o \
-	$(BUILD)/completion.o
+CLI_SRC = src/cli/main.c src/cli/options.c src/cli/outbuf.c \
+	src/cli/progress.c src/cli/jsonl.c src/cli/completion.c
+CLI_OBJ = $(CLI_SRC:src/%.c=$(BUILD)/%.o)
 TESTS = $(BUILD)/check_okof
 
 all: $(BIN)
 
 $(BUILD)/.deps:
 	@sh .ci/deps
-	@mkdir -p $(BUILD)
+	@mkdir -p $(BUILD)/lib $(BUILD)/cli
 	@touch $@
 
-$(BUILD)/%.o: src/%.c src/*.h $(BUILD)/.deps
-	$(CC) $(CFLAGS) $(WARN) $(WERROR) $(EXTRA_CFLAGS) $(PKG_CFLAGS) \
-		-pthread -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -c -o $@ $<
+COMPILE = $(CC) $(CFLAGS) $(WARN) $(WERROR) $(EXTRA_CFLAGS) $(PKG_CFLAGS) \
+	-pthread -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+
+$(BUILD)/lib/%.o: src/lib/%.c src/lib/*.h src/okof.h $(BUILD)/.deps
+	@mkdir -p $(@D)
+	$(COMPILE) -Isrc -c -o $@ $<
+
+$(BUILD)/cli/%.o: src/cli/%.c src/cli/*.h src/okof.h $(BUILD)/.deps
+	@mkdir -p $(@D)
+	$(COMPILE) -Isrc -c -o $@ $<
 
 $(BUILD)/libokof.a: $(LIB_OBJ)
 	rm -f $@
@@ -79,9 +90,11 @@ $(BIN): $(CLI_OBJ) $(BUILD)/libokof.a $(BUILD)/link.mk $(HOT_LD)
 		$(BUILD)/libokof.a `sed -n 's/^LINK_LIBS = //p' $(BUILD)/link.mk` \
 		`sed -n 's/^LINK_ORDER = //p' $(BUILD)/link.mk`
 
-$(BUILD)/check_%.o: tests/check_%.c tests/*.h src/*.h $(BUILD)/.deps
+$(BUILD)/check_%.o: tests/check_%.c tests/*.h src/lib/*.h src/okof.h \
+		$(BUILD)/.deps
 	$(CC) $(CFLAGS) $(WARN) -Wno-conversion $(WERROR) $(EXTRA_CFLAGS) \
-		$(PKG_CFLAGS) $(TEST_CFLAGS) -Isrc -D_GNU_SOURCE -c -o $@ $<
+		$(PKG_CFLAGS) $(TEST_CFLAGS) -Isrc -Isrc/lib -D_GNU_SOURCE \
+		-c -o $@ $<
 
 TEST_OBJ = $(BUILD)/check_main.o $(BUILD)/check_codec.o \
 	$(BUILD)/check_record.o $(BUILD)/check_store.o
@@ -168,8 +181,9 @@ FUZZ_TARGETS = record record_nocrc codec sealed jsonl parse
 FUZZ_SECONDS ?= 20
 FUZZ_CC ?= clang
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
-	-fno-sanitize-recover=all -D_GNU_SOURCE -Isrc $(PKG_CFLAGS)
-FUZZ_SRC = $(LIB_SRC) src/cli.c src/jsonl.c
+	-fno-sanitize-recover=all -D_GNU_SOURCE -Isrc -Isrc/lib -Isrc/cli \
+	$(PKG_CFLAGS)
+FUZZ_SRC = $(LIB_SRC) src/cli/options.c src/cli/outbuf.c src/cli/jsonl.c
 
 fuzz: $(BUILD)/.deps
 	@mkdir -p build-fuzz

@@ -86,6 +86,16 @@ struct okof_settings {
 
 #define OKOF_SECRET_BYTES 32 /* an encryption secret, as okof keygen writes */
 
+/*
+ * Writes a new random secret (OKOF_SECRET_BYTES) to a new file at path,
+ * mode 0600: written whole and fsynced beside it, then linked into
+ * place, so it never replaces an existing file (-EEXIST, the file
+ * untouched) and a crash never leaves a short one.  Missing parent
+ * directories are made, mode 0700.  Returns 0, OKOF_EDIRSYNC (the file
+ * exists but its directory fsync failed) or -errno.
+ */
+int okof_keygen(const char *path);
+
 /* okof_open() flags. */
 #define OKOF_CREATE 0x1	/* create the store (and missing parents) */
 #define OKOF_INIT 0x2	/* with OKOF_CREATE: settings must match an existing store */

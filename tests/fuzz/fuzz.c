@@ -22,7 +22,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "options.h"
+#include "outbuf.h"
 #include "codec.h"
 #include "jsonl.h"
 #include "record.h"

@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -16,81 +15,7 @@
 #include "io.h"
 #include "record.h"
 #include "store.h"
-
-/*
- * The temp file being written, for okof_signal_cleanup().  Only one put
- * runs at a time in a process that uses it (the command line).
- */
-static volatile sig_atomic_t pending_fd = -1;
-static char pending_name[TMP_NAME_LEN + 1];
-
-void
-okof_signal_cleanup(void)
-{
-	int fd = pending_fd;
-
-	if (fd >= 0)
-		unlinkat(fd, pending_name, 0);
-}
-
-int
-store_tmp_create(int bfd, char name[TMP_NAME_LEN + 1], int *lockfd)
-{
-	unsigned char rnd[8];
-	struct stat st;
-
-	for (int tries = 0; tries < 100; tries++) {
-		randombytes_buf(rnd, sizeof rnd);
-		memcpy(name, TMP_PREFIX, sizeof TMP_PREFIX - 1);
-		sodium_bin2hex(name + sizeof TMP_PREFIX - 1, 17, rnd,
-			       sizeof rnd);
-		int fd = io_openat(bfd, name,
-				   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-					   O_CLOEXEC,
-				   0600);
-		if (fd == -EEXIST)
-			continue;
-		if (fd < 0)
-			return fd;
-		int rc = io_flock(fd, LOCK_EX);
-		if (rc == 0 && fstat(fd, &st) != 0)
-			rc = -errno;
-		/* 0600 exactly, whatever the umask took away. */
-		if (rc == 0 && (st.st_mode & 07777) != 0600)
-			rc = io_fchmod(fd, 0600);
-		if (rc == 0 && st.st_nlink == 0) {
-			close(fd);
-			continue;
-		}
-		if (rc == 0 && (*lockfd = dup(fd)) < 0)
-			rc = -errno;
-		if (rc < 0) {
-			io_unlinkat(bfd, name);
-			close(fd);
-			return rc;
-		}
-		return fd;
-	}
-	return -EEXIST;
-}
-
-int
-store_tmp_publish(int dirfd, int fd, int lockfd, const char *tmp,
-		  const char *name, int link, int no_sync, int rc)
-{
-	if (rc == 0 && !no_sync)
-		rc = io_fsync(fd);
-	int crc = io_close(fd);
-	if (rc == 0)
-		rc = crc;
-	if (rc == 0)
-		rc = link ? io_linkat(dirfd, tmp, dirfd, name)
-			  : io_renameat(dirfd, tmp, dirfd, name);
-	if (link || rc < 0)
-		io_unlinkat(dirfd, tmp);
-	close(lockfd);
-	return rc;
-}
+#include "tmpfile.h"
 
 /*
  * Create-only publish, under the caller's exclusive bucket lock.
@@ -169,12 +94,11 @@ put_in_bucket(okof_store *s, int bfd, const struct rec_name *nm,
 	int fd = -1, lockfd = -1, rc, in_failed = 0, have_lock = 0;
 	const char *what = "";
 
-	fd = store_tmp_create(bfd, tmp, &lockfd);
+	fd = tmp_create(bfd, tmp, &lockfd);
 	if (fd < 0)
 		return store_fail(s, fd, nm->bucket, TMP_PREFIX "*",
 				  "cannot create temp file");
-	memcpy(pending_name, tmp, sizeof tmp);
-	pending_fd = bfd;
+	tmp_pending(bfd, tmp);
 
 	struct rec_crypto cr;
 	rc = recw_init(&w, fd, key, klen, s->settings.compress_threshold,
@@ -239,7 +163,7 @@ put_in_bucket(okof_store *s, int bfd, const struct rec_name *nm,
 		store_fail(s, rc, nm->bucket, NULL, what);
 	}
 out:
-	pending_fd = -1;
+	tmp_pending(-1, NULL);
 	recw_free(&w);
 	if (have_lock)
 		io_flock(bfd, LOCK_UN);

@@ -290,12 +290,12 @@ meta_create(okof_store *s, const struct okof_settings *st,
 	if (st->encrypt && (rc = derive_keys(s, secret)) < 0)
 		return rc;
 	meta_encode(m, st, s->salt, s->keys);
-	fd = store_tmp_create(s->dirfd, tmp, &lockfd);
+	fd = tmp_create(s->dirfd, tmp, &lockfd);
 	if (fd < 0)
 		return fd;
 	/* Linked, not renamed: of two processes creating the store at
 	 * once, one publishes and the other reads what it published. */
-	rc = store_tmp_publish(s->dirfd, fd, lockfd, tmp, META_NAME, 1,
+	rc = tmp_publish(s->dirfd, fd, lockfd, tmp, META_NAME, 1,
 			       no_sync, io_write_all(fd, m, sizeof m));
 	if (rc == -EEXIST) {
 		/* Another process created it first: its salt, its keys. */
@@ -309,56 +309,6 @@ meta_create(okof_store *s, const struct okof_settings *st,
 			rc = io_fsync(s->dirfd);
 	}
 	return rc;
-}
-
-/*
- * Makes every missing directory of path, each mode 0700 and durable in
- * its parent, like mkdir -p.  Returns 0 or -errno.
- */
-int
-store_mkdir_parents(const char *path)
-{
-	char *p = strdup(path);
-	int at, rc = 0;
-
-	if (!p)
-		return -ENOMEM;
-	char *c = p;
-	at = io_openat(AT_FDCWD, *c == '/' ? "/" : ".",
-		       O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-	if (at < 0) {
-		free(p);
-		return at;
-	}
-	while (*c == '/')
-		c++;
-	while (*c != '\0') {
-		char *end = strchr(c, '/');
-		if (end)
-			*end = '\0';
-		if (strcmp(c, ".") != 0) {
-			rc = io_mkdir_durable(at, c, 0);
-			if (rc < 0)
-				break;
-			int next = io_openat(at, c,
-					     O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-					     0);
-			if (next < 0) {
-				rc = next;
-				break;
-			}
-			close(at);
-			at = next;
-		}
-		if (!end)
-			break;
-		c = end + 1;
-		while (*c == '/')
-			c++;
-	}
-	close(at);
-	free(p);
-	return rc < 0 ? rc : 0;
 }
 
 static int
@@ -394,7 +344,7 @@ okof_open(okof_store **out, const char *dir, int flags,
 	s->dirfd = io_openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC,
 			     0);
 	if (s->dirfd == -ENOENT && (flags & OKOF_CREATE)) {
-		rc = store_mkdir_parents(dir);
+		rc = io_mkdir_parents(dir);
 		if (rc < 0)
 			goto fail;
 		s->dirfd = io_openat(AT_FDCWD, dir,

@@ -69,4 +69,11 @@ int io_open_beneath(int at, const char *path, int flags);
  */
 int io_mkdir_durable(int at, const char *name, int no_sync);
 
+/*
+ * Makes every missing directory of path, each mode 0700 and durable in
+ * its parent, like mkdir -p.  Existing ancestors need only be
+ * searchable.  Returns 0 or -errno.
+ */
+int io_mkdir_parents(const char *path);
+
 #endif

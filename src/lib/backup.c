@@ -42,7 +42,7 @@ copy_file(int sb, int db, const char *name)
 		       0);
 	if (in < 0)
 		return in == -ENOENT ? 0 : in;
-	out = store_tmp_create(db, tmp, &lockfd);
+	out = tmp_create(db, tmp, &lockfd);
 	if (out < 0) {
 		close(in);
 		return out;
@@ -58,7 +58,7 @@ copy_file(int sb, int db, const char *name)
 			break;
 	}
 	close(in);
-	return store_tmp_publish(db, out, lockfd, tmp, name, 0, 0, rc);
+	return tmp_publish(db, out, lockfd, tmp, name, 0, 0, rc);
 }
 
 static int
@@ -119,7 +119,7 @@ open_dest(const char *dest)
 {
 	int fd, rc;
 
-	rc = store_mkdir_parents(dest);
+	rc = io_mkdir_parents(dest);
 	if (rc < 0)
 		return rc;
 	fd = io_openat(AT_FDCWD, dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
@@ -153,10 +153,10 @@ copy_meta(okof_store *s, int dst)
 		return (int)n;
 	if (n != META_SIZE)
 		return OKOF_ECORRUPT;
-	out = store_tmp_create(dst, tmp, &lockfd);
+	out = tmp_create(dst, tmp, &lockfd);
 	if (out < 0)
 		return out;
-	rc = store_tmp_publish(dst, out, lockfd, tmp, META_NAME, 1, 0,
+	rc = tmp_publish(dst, out, lockfd, tmp, META_NAME, 1, 0,
 			       io_write_all(out, m, META_SIZE));
 	if (rc == 0)
 		rc = io_fsync(dst);

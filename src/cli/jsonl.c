@@ -10,7 +10,8 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#include "cli.h"
+#include "options.h"
+#include "outbuf.h"
 
 /* Flush encoded output in pieces about this big. */
 #define FLUSH_AT (256 * 1024)

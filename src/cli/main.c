@@ -17,10 +17,11 @@
 
 #include <sodium.h>
 
-#include "cli.h"
+#include "options.h"
+#include "outbuf.h"
+#include "progress.h"
 #include "completion.h"
 #include "jsonl.h"
-#include "io.h"
 #include "okof.h"
 
 #define EX_OK 0
@@ -222,48 +223,17 @@ static int
 cmd_keygen(struct cli *c)
 {
 	const char *path = c->args[0];
-	unsigned char *k = sodium_malloc(OKOF_SECRET_BYTES);
-	int fd, rc = 0;
+	int rc = okof_keygen(path);
 
-	if (!k) {
-		msg("out of memory");
+	if (rc == OKOF_EDIRSYNC) {
+		msg("key file '%s' written, but its directory fsync failed: "
+		    "durability unknown", path);
 		return EX_FAIL;
-	}
-	randombytes_buf(k, OKOF_SECRET_BYTES);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		  0600);
-	if (fd < 0) {
-		msg("cannot create key file '%s': %s%s", path, strerror(errno),
-		    errno == EEXIST ? " (not overwritten)" : "");
-		sodium_free(k);
-		return EX_FAIL;
-	}
-	const char *what = "write";
-	if (fchmod(fd, 0600) != 0)
-		rc = -errno, what = "chmod";
-	if (rc == 0 && (rc = io_write_all(fd, k, OKOF_SECRET_BYTES)) == 0 &&
-	    fsync(fd) != 0)
-		rc = -errno, what = "fsync";
-	sodium_free(k);
-	if (close(fd) != 0 && rc == 0)
-		rc = -errno, what = "close";
-	if (rc == 0) {
-		/* The new name, durable in its directory. */
-		char *dir = strdup(path);
-		char *slash = dir ? strrchr(dir, '/') : NULL;
-		const char *d = !dir ? "." : !slash ? "." : slash == dir ? "/" : dir;
-		if (slash && slash != dir)
-			*slash = '\0';
-		int dfd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd < 0 || fsync(dfd) != 0)
-			rc = -errno, what = "fsync the directory of";
-		if (dfd >= 0)
-			close(dfd);
-		free(dir);
 	}
 	if (rc < 0) {
-		msg("cannot %s key file '%s': %s", what, path, strerror(-rc));
-		unlink(path);
+		msg("cannot create key file '%s': %s%s", path,
+		    okof_strerror(rc),
+		    rc == -EEXIST ? " (not overwritten)" : "");
 		return EX_FAIL;
 	}
 	return EX_OK;

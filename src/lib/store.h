@@ -8,6 +8,7 @@
 
 #include "okof.h"
 #include "record.h"
+#include "tmpfile.h"
 
 #define META_NAME "meta"
 #define META_MAGIC "OKOFSTOR"
@@ -18,8 +19,6 @@
 #define HASH_BYTES 16		/* of the keyed BLAKE2b that names a record */
 #define BUCKET_HEX 2		/* fan-out: 256 directories "00".."ff" */
 #define NAME_HEX (2 * HASH_BYTES - BUCKET_HEX)
-#define TMP_PREFIX ".tmp-"	/* temp files, in the store and its buckets */
-#define TMP_NAME_LEN (sizeof TMP_PREFIX - 1 + 16)
 
 /* Subkeys of an encrypted store's secret, in sodium_malloc memory. */
 struct store_keys {
@@ -75,32 +74,9 @@ int store_fail(okof_store *s, int rc, const char *bucket, const char *file,
 
 int64_t store_now_ns(void);
 
-/*
- * Creates a temp file ".tmp-" + 16 random hex digits in bfd, exclusively,
- * mode 0600, and locked: the lock tells gc that a running write owns it
- * (a file that gc removed between our create and our lock has no links
- * left, and we start over).  Returns the write fd; *lockfd is a
- * duplicate that keeps the lock after the write fd is closed.
- */
-int store_tmp_create(int bfd, char name[TMP_NAME_LEN + 1], int *lockfd);
-
 /* Does the directory hold entries (other than temp files, with
  * ignore_tmp)?  1, 0 or -errno. */
 int store_dir_nonempty(int dirfd, int ignore_tmp);
-
-/* mkdir -p, each new directory mode 0700 and durable in its parent. */
-int store_mkdir_parents(const char *path);
-
-/*
- * Finishes a temp file made by store_tmp_create() in dirfd: rc is the
- * result of writing it so far.  Unless that failed: fsync (unless
- * no_sync), checked close, then publish it as name, by rename or, with
- * link set, by link (which fails with -EEXIST if name exists).  The temp
- * name is removed unless the rename consumed it; fd and lockfd are
- * closed either way.  Returns 0 or the first error.
- */
-int store_tmp_publish(int dirfd, int fd, int lockfd, const char *tmp,
-		      const char *name, int link, int no_sync, int rc);
 
 /* Opens (making it if needed) the bucket of nm; fd or error. */
 int store_open_bucket(okof_store *s, const struct rec_name *nm, int no_sync);

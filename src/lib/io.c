@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/types.h>
 #include <string.h>
 #include <sys/file.h>
@@ -262,4 +263,67 @@ io_mkdir_durable(int at, const char *name, int no_sync)
 	if (rc == 0 && !no_sync)
 		rc = io_fsync(at);
 	return rc < 0 ? rc : 1;
+}
+
+/*
+ * Opens directory name in at to walk through it: for reading where we
+ * may, else (a parent of mode 0711, as home directories often are) for
+ * search alone, which is all that passing through it needs.
+ */
+static int
+open_dir_search(int at, const char *name)
+{
+	int fd = io_openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+#ifdef O_PATH
+	if (fd == -EACCES)
+		fd = io_openat(at, name, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+#endif
+	return fd;
+}
+
+/*
+ * Makes every missing directory of path, each mode 0700 and durable in
+ * its parent, like mkdir -p.  Returns 0 or -errno.
+ */
+int
+io_mkdir_parents(const char *path)
+{
+	char *p = strdup(path);
+	int at, rc = 0;
+
+	if (!p)
+		return -ENOMEM;
+	char *c = p;
+	at = open_dir_search(AT_FDCWD, *c == '/' ? "/" : ".");
+	if (at < 0) {
+		free(p);
+		return at;
+	}
+	while (*c == '/')
+		c++;
+	while (*c != '\0') {
+		char *end = strchr(c, '/');
+		if (end)
+			*end = '\0';
+		if (strcmp(c, ".") != 0) {
+			rc = io_mkdir_durable(at, c, 0);
+			if (rc < 0)
+				break;
+			int next = open_dir_search(at, c);
+			if (next < 0) {
+				rc = next;
+				break;
+			}
+			close(at);
+			at = next;
+		}
+		if (!end)
+			break;
+		c = end + 1;
+		while (*c == '/')
+			c++;
+	}
+	close(at);
+	free(p);
+	return rc < 0 ? rc : 0;
 }

@@ -61,7 +61,7 @@ okof_import_begin(okof_store *s, okof_import **out)
 		im->bfd[i] = -1;
 	/* The lock file in the top directory owns every staged file:
 	 * gc leaves ".tmp-NAME-*" alone while ".tmp-NAME" is locked. */
-	fd = store_tmp_create(s->dirfd, im->name, &im->lockfd);
+	fd = tmp_create(s->dirfd, im->name, &im->lockfd);
 	if (fd < 0) {
 		free(im);
 		return store_fail(s, fd, TMP_PREFIX "*", NULL,
