@@ -36,7 +36,7 @@ LIB_SRC = src/lib/io.c src/lib/crc32c.c src/lib/codec.c src/lib/record.c \
 	src/lib/put.c src/lib/get.c src/lib/walk.c src/lib/list.c \
 	src/lib/check.c src/lib/import.c src/lib/backup.c src/lib/incr.c
 LIB_OBJ = $(LIB_SRC:src/%.c=$(BUILD)/%.o)
-CLI_SRC = src/cli/main.c src/cli/options.c src/cli/outbuf.c \
+CLI_SRC = src/cli/main.c src/cli/common.c src/cli/options.c src/cli/outbuf.c \
 	src/cli/progress.c src/cli/jsonl.c src/cli/completion.c
 CLI_OBJ = $(CLI_SRC:src/%.c=$(BUILD)/%.o)
 TESTS = $(BUILD)/check_okof

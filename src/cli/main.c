@@ -1,6 +1,6 @@
 /*
- * okof.c - the command line: options, the command table, messages and
- * exit statuses.  Everything else is the library's (okof.h).
+ * main.c - the command line: the command table, the commands, and
+ * main().  Everything else is the library's (okof.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,17 +17,13 @@
 
 #include <sodium.h>
 
+#include "cli.h"
 #include "options.h"
 #include "outbuf.h"
 #include "progress.h"
 #include "completion.h"
 #include "jsonl.h"
 #include "okof.h"
-
-#define EX_OK 0
-#define EX_ABSENT 1
-#define EX_USAGE 2
-#define EX_FAIL 3
 
 static const char usage_text[] =
 	"usage: okof [-d DIR] COMMAND [OPTIONS] [ARGS]\n"
@@ -57,26 +53,6 @@ static const char usage_text[] =
 	"else ~/.local/share/okof\n"
 	"exit: 0 ok, 1 absent, 2 usage, 3 failure; see okof(1)\n";
 
-/* Option ids. */
-enum {
-	O_DIR = 1,
-	O_KEYFILE,
-	O_HELP,
-	O_VERSION,
-	O_IF_ABSENT,
-	O_TTL,
-	O_NOSYNC,
-	O_FORCE,
-	O_NUL,
-	O_LONG,
-	O_JSON,
-	O_THRESHOLD,
-	O_QUIET,
-	O_VERBOSE,
-	O_ENCRYPT,
-	O_COUNT
-};
-
 static const struct cli_opt global_opts[] = {
 	{"dir", 'd', 1, O_DIR},
 	{"key-file", 'k', 1, O_KEYFILE},
@@ -84,140 +60,6 @@ static const struct cli_opt global_opts[] = {
 	{"version", 'V', 0, O_VERSION},
 	{NULL, 0, 0, 0},
 };
-
-struct cmd {
-	const char *name;
-	int (*run)(struct cli *c);
-	const struct cli_opt *opts;
-	int min_args, max_args; /* operands; max -1: any */
-	const char *args;	/* operand synopsis, for messages */
-	int writes;		/* writes records: clean up on signals */
-};
-
-static const char *prog_dir;	/* from -d, for every command */
-static const char *prog_keyfile; /* from -k */
-static unsigned char *secret;	/* sodium_malloc'd; wiped at exit */
-
-static void msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-msg(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("okof: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-/*
- * A key fit for a one-line message: quoted, control and non-ASCII bytes
- * escaped, cut (with "...") after 64 bytes.
- */
-static const char *
-show_key(const char *key, size_t len)
-{
-	static char out[64 * 4 + 8];
-	size_t o = 0;
-
-	out[o++] = '\'';
-	for (size_t i = 0; i < len && i < 64; i++) {
-		unsigned char ch = (unsigned char)key[i];
-		if (ch >= 0x20 && ch < 0x7f && ch != '\\' && ch != '\'')
-			out[o++] = (char)ch;
-		else
-			o += (size_t)snprintf(out + o, sizeof out - o,
-					      "\\x%02x", ch);
-	}
-	if (len > 64) {
-		memcpy(out + o, "...", 3);
-		o += 3;
-	}
-	out[o++] = '\'';
-	out[o] = '\0';
-	return out;
-}
-
-/*
- * Reports a library failure for key (NULL: none) in one line:
- * "okof: cannot VERB 'KEY': REASON (DETAIL; STORE/FILE)".
- */
-static int
-report(struct cli *c, okof_store *s, const char *verb, const char *key,
-       size_t klen, int rc)
-{
-	const char *path = s ? okof_errpath(s) : "";
-	const char *detail = s ? okof_errdetail(s) : "";
-
-	fprintf(stderr, "okof: cannot %s", verb);
-	if (key)
-		fprintf(stderr, " %s", show_key(key, klen));
-	fprintf(stderr, ": %s", okof_strerror(rc));
-	if (*detail || *path) {
-		fputs(" (", stderr);
-		if (*detail)
-			fprintf(stderr, "%s%s", detail, *path ? ": " : "");
-		if (*path)
-			fprintf(stderr, "%s/%s", c->dir, path);
-		fputc(')', stderr);
-	}
-	fputc('\n', stderr);
-	return EX_FAIL;
-}
-
-/*
- * Reads the secret from the key file named by -k or $OKOF_KEY_FILE:
- * exactly OKOF_SECRET_BYTES, a regular file of ours that no one else
- * can read.  Returns 0 (secret stays NULL without a key file) or exit 3.
- */
-static int
-load_secret(void)
-{
-	const char *path = prog_keyfile;
-	struct stat st;
-	int fd;
-
-	if (!path) {
-		path = getenv("OKOF_KEY_FILE");
-		if (!path || !*path)
-			return 0;
-	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0) {
-		msg("cannot read key file '%s': %s", path, strerror(errno));
-		return EX_FAIL;
-	}
-	const char *bad = NULL;
-	if (fstat(fd, &st) != 0)
-		bad = strerror(errno);
-	else if (!S_ISREG(st.st_mode))
-		bad = "not a regular file";
-	else if (st.st_uid != geteuid())
-		bad = "owned by another user";
-	else if (st.st_mode & 077)
-		bad = "readable or writable by others (chmod 600 it)";
-	else if (st.st_size != OKOF_SECRET_BYTES)
-		bad = "wrong size (a key file is 32 bytes; make one with "
-		      "'okof keygen FILE')";
-	if (!bad) {
-		secret = sodium_malloc(OKOF_SECRET_BYTES + 1);
-		if (!secret)
-			bad = "out of memory";
-	}
-	if (!bad) {
-		ssize_t n = read(fd, secret, OKOF_SECRET_BYTES + 1);
-		if (n != OKOF_SECRET_BYTES)
-			bad = n < 0 ? strerror(errno) : "short read";
-	}
-	close(fd);
-	if (bad) {
-		msg("bad key file '%s': %s", path, bad);
-		return EX_FAIL;
-	}
-	return 0;
-}
 
 static int
 cmd_keygen(struct cli *c)
@@ -237,90 +79,6 @@ cmd_keygen(struct cli *c)
 		return EX_FAIL;
 	}
 	return EX_OK;
-}
-
-/* Where the store is: -d, $OKOF_DIR, $XDG_DATA_HOME/okof, ~/.local/share/okof. */
-static int
-locate_store(struct cli *c)
-{
-	const char *e;
-
-	if (prog_dir) {
-		c->dir = prog_dir;
-		return 0;
-	}
-	if ((e = getenv("OKOF_DIR")) && *e) {
-		c->dir = e;
-		return 0;
-	}
-	const char *base = NULL, *sub = NULL;
-	if ((e = getenv("XDG_DATA_HOME")) && *e == '/') {
-		base = e;
-		sub = "/okof";
-	} else if ((e = getenv("HOME")) && *e) {
-		base = e;
-		sub = "/.local/share/okof";
-	}
-	if (!base) {
-		msg("cannot locate the store: set -d, OKOF_DIR or HOME");
-		return EX_FAIL;
-	}
-	size_t n = strlen(base) + strlen(sub) + 1;
-	c->dir_buf = malloc(n);
-	if (!c->dir_buf) {
-		msg("out of memory");
-		return EX_FAIL;
-	}
-	snprintf(c->dir_buf, n, "%s%s", base, sub);
-	c->dir = c->dir_buf;
-	return 0;
-}
-
-/*
- * Opens the store.  For reads a missing store is not an error: *s is
- * left NULL and 0 is returned, and the command behaves as on an empty
- * store.
- */
-static int
-open_store(struct cli *c, okof_store **s, int flags,
-	   const struct okof_settings *st)
-{
-	int rc = okof_open(s, c->dir, flags, st, secret);
-
-	if (rc == OKOF_ENOSTORE && !(flags & OKOF_CREATE))
-		return 0;
-	if (rc == 0)
-		return 0;
-	if (rc == OKOF_ENEEDSECRET || rc == OKOF_EBADSECRET)
-		msg("cannot open store '%s': %s", c->dir, okof_strerror(rc));
-	else if (rc == OKOF_ECORRUPT)
-		msg("cannot open store '%s': metadata is corrupt (%s/meta)",
-		    c->dir, c->dir);
-	else
-		msg("cannot open store '%s': %s", c->dir, okof_strerror(rc));
-	return EX_FAIL;
-}
-
-static int
-bad_key(const char *key, size_t len)
-{
-	if (len == 0)
-		msg("bad key: empty (a key is 1 to %d bytes)", OKOF_KEY_MAX);
-	else
-		msg("bad key: %zu bytes long (a key is 1 to %d bytes)", len,
-		    OKOF_KEY_MAX);
-	(void)key;
-	return EX_USAGE;
-}
-
-static int
-check_key_arg(const char *key)
-{
-	size_t len = strlen(key);
-
-	if (okof_check_key(key, len) != 0)
-		return bad_key(key, len);
-	return 0;
 }
 
 static int
@@ -349,11 +107,11 @@ cmd_put(struct cli *c)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		po.expires = (int64_t)ts.tv_sec + ttl + (ts.tv_nsec > 0);
 	}
-	if (c->nargs == 2 && secret) {
+	if (c->nargs == 2 && cli_secret) {
 		/* Secrets never pass through argv, where other users can
 		 * read them: on an encrypted store (or one a secret would
 		 * create) the value comes from standard input. */
-		rc = okof_open(&s, c->dir, 0, NULL, secret);
+		rc = okof_open(&s, c->dir, 0, NULL, cli_secret);
 		int enc = rc == OKOF_ENOSTORE || (rc == 0 && okof_encrypted(s));
 		okof_close(s);
 		s = NULL;
@@ -394,27 +152,6 @@ cmd_put(struct cli *c)
 		rc = report(c, s, "put", key, klen, rc);
 	okof_close(s);
 	return rc;
-}
-
-/* Writes to standard output; failure other than SIGPIPE is exit 3. */
-static int
-out_write(const void *p, size_t n)
-{
-	const char *b = p;
-
-	while (n > 0) {
-		ssize_t w = write(STDOUT_FILENO, b, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			msg("cannot write to standard output: %s",
-			    strerror(w < 0 ? errno : ENOSPC));
-			return EX_FAIL;
-		}
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 static int
@@ -993,7 +730,7 @@ cmd_init(struct cli *c)
 		flags |= OKOF_INIT;
 	}
 	if (c->set[O_ENCRYPT]) {
-		if (!secret) {
+		if (!cli_secret) {
 			msg("cannot init store '%s': --encrypt needs a secret: "
 			    "give -k/--key-file or OKOF_KEY_FILE",
 			    c->dir);
@@ -1002,11 +739,11 @@ cmd_init(struct cli *c)
 		st.encrypt = 1;
 		flags |= OKOF_INIT;
 	}
-	rc = okof_open(&s, c->dir, flags, &st, secret);
+	rc = okof_open(&s, c->dir, flags, &st, cli_secret);
 	if (rc == OKOF_ESETTINGS) {
 		struct okof_settings have;
 		okof_store *t = NULL;
-		if (okof_open(&t, c->dir, 0, NULL, secret) == 0) {
+		if (okof_open(&t, c->dir, 0, NULL, cli_secret) == 0) {
 			okof_get_settings(t, &have);
 			okof_close(t);
 			msg("cannot init store '%s': it exists%s with "
@@ -1211,8 +948,8 @@ main(int argc, char **argv)
 		rc = locate_store(&c);
 	if (rc == 0)
 		rc = cmd->run(&c);
-	sodium_free(secret); /* wipes */
-	secret = NULL;
+	sodium_free(cli_secret); /* wipes */
+	cli_secret = NULL;
 	cli_free(&c);
 	return rc;
 }

@@ -16,7 +16,7 @@ struct cli_opt {
 	int id;
 };
 
-#define CLI_MAX_IDS 32
+#define CLI_MAX_IDS 64
 
 struct cli {
 	int set[CLI_MAX_IDS];

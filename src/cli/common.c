@@ -1,0 +1,246 @@
+/*
+ * common.c - what every command of the command line shares: messages,
+ * the store's location and opening, the secret, standard output.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "cli.h"
+
+const char *prog_dir;	/* from -d, for every command */
+const char *prog_keyfile; /* from -k */
+unsigned char *cli_secret;	/* sodium_malloc'd; wiped at exit */
+
+
+void
+msg(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("okof: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/*
+ * A key fit for a one-line message: quoted, control and non-ASCII bytes
+ * escaped, cut (with "...") after 64 bytes.
+ */
+const char *
+show_key(const char *key, size_t len)
+{
+	static char out[64 * 4 + 8];
+	size_t o = 0;
+
+	out[o++] = '\'';
+	for (size_t i = 0; i < len && i < 64; i++) {
+		unsigned char ch = (unsigned char)key[i];
+		if (ch >= 0x20 && ch < 0x7f && ch != '\\' && ch != '\'')
+			out[o++] = (char)ch;
+		else
+			o += (size_t)snprintf(out + o, sizeof out - o,
+					      "\\x%02x", ch);
+	}
+	if (len > 64) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o++] = '\'';
+	out[o] = '\0';
+	return out;
+}
+
+/*
+ * Reports a library failure for key (NULL: none) in one line:
+ * "okof: cannot VERB 'KEY': REASON (DETAIL; STORE/FILE)".
+ */
+int
+report(struct cli *c, okof_store *s, const char *verb, const char *key,
+       size_t klen, int rc)
+{
+	const char *path = s ? okof_errpath(s) : "";
+	const char *detail = s ? okof_errdetail(s) : "";
+
+	fprintf(stderr, "okof: cannot %s", verb);
+	if (key)
+		fprintf(stderr, " %s", show_key(key, klen));
+	fprintf(stderr, ": %s", okof_strerror(rc));
+	if (*detail || *path) {
+		fputs(" (", stderr);
+		if (*detail)
+			fprintf(stderr, "%s%s", detail, *path ? ": " : "");
+		if (*path)
+			fprintf(stderr, "%s/%s", c->dir, path);
+		fputc(')', stderr);
+	}
+	fputc('\n', stderr);
+	return EX_FAIL;
+}
+
+/*
+ * Reads the secret from the key file named by -k or $OKOF_KEY_FILE:
+ * exactly OKOF_SECRET_BYTES, a regular file of ours that no one else
+ * can read.  Returns 0 (the secret stays NULL without a key file) or exit 3.
+ */
+int
+load_secret(void)
+{
+	const char *path = prog_keyfile;
+	struct stat st;
+	int fd;
+
+	if (!path) {
+		path = getenv("OKOF_KEY_FILE");
+		if (!path || !*path)
+			return 0;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		msg("cannot read key file '%s': %s", path, strerror(errno));
+		return EX_FAIL;
+	}
+	const char *bad = NULL;
+	if (fstat(fd, &st) != 0)
+		bad = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		bad = "not a regular file";
+	else if (st.st_uid != geteuid())
+		bad = "owned by another user";
+	else if (st.st_mode & 077)
+		bad = "readable or writable by others (chmod 600 it)";
+	else if (st.st_size != OKOF_SECRET_BYTES)
+		bad = "wrong size (a key file is 32 bytes; make one with "
+		      "'okof keygen FILE')";
+	if (!bad) {
+		cli_secret = sodium_malloc(OKOF_SECRET_BYTES + 1);
+		if (!cli_secret)
+			bad = "out of memory";
+	}
+	if (!bad) {
+		ssize_t n = read(fd, cli_secret, OKOF_SECRET_BYTES + 1);
+		if (n != OKOF_SECRET_BYTES)
+			bad = n < 0 ? strerror(errno) : "short read";
+	}
+	close(fd);
+	if (bad) {
+		msg("bad key file '%s': %s", path, bad);
+		return EX_FAIL;
+	}
+	return 0;
+}
+
+/* Where the store is: -d, $OKOF_DIR, $XDG_DATA_HOME/okof, ~/.local/share/okof. */
+int
+locate_store(struct cli *c)
+{
+	const char *e;
+
+	if (prog_dir) {
+		c->dir = prog_dir;
+		return 0;
+	}
+	if ((e = getenv("OKOF_DIR")) && *e) {
+		c->dir = e;
+		return 0;
+	}
+	const char *base = NULL, *sub = NULL;
+	if ((e = getenv("XDG_DATA_HOME")) && *e == '/') {
+		base = e;
+		sub = "/okof";
+	} else if ((e = getenv("HOME")) && *e) {
+		base = e;
+		sub = "/.local/share/okof";
+	}
+	if (!base) {
+		msg("cannot locate the store: set -d, OKOF_DIR or HOME");
+		return EX_FAIL;
+	}
+	size_t n = strlen(base) + strlen(sub) + 1;
+	c->dir_buf = malloc(n);
+	if (!c->dir_buf) {
+		msg("out of memory");
+		return EX_FAIL;
+	}
+	snprintf(c->dir_buf, n, "%s%s", base, sub);
+	c->dir = c->dir_buf;
+	return 0;
+}
+
+/*
+ * Opens the store.  For reads a missing store is not an error: *s is
+ * left NULL and 0 is returned, and the command behaves as on an empty
+ * store.
+ */
+int
+open_store(struct cli *c, okof_store **s, int flags,
+	   const struct okof_settings *st)
+{
+	int rc = okof_open(s, c->dir, flags, st, cli_secret);
+
+	if (rc == OKOF_ENOSTORE && !(flags & OKOF_CREATE))
+		return 0;
+	if (rc == 0)
+		return 0;
+	if (rc == OKOF_ENEEDSECRET || rc == OKOF_EBADSECRET)
+		msg("cannot open store '%s': %s", c->dir, okof_strerror(rc));
+	else if (rc == OKOF_ECORRUPT)
+		msg("cannot open store '%s': metadata is corrupt (%s/meta)",
+		    c->dir, c->dir);
+	else
+		msg("cannot open store '%s': %s", c->dir, okof_strerror(rc));
+	return EX_FAIL;
+}
+
+static int
+bad_key(const char *key, size_t len)
+{
+	if (len == 0)
+		msg("bad key: empty (a key is 1 to %d bytes)", OKOF_KEY_MAX);
+	else
+		msg("bad key: %zu bytes long (a key is 1 to %d bytes)", len,
+		    OKOF_KEY_MAX);
+	(void)key;
+	return EX_USAGE;
+}
+
+int
+check_key_arg(const char *key)
+{
+	size_t len = strlen(key);
+
+	if (okof_check_key(key, len) != 0)
+		return bad_key(key, len);
+	return 0;
+}
+
+/* Writes to standard output; failure other than SIGPIPE is exit 3. */
+int
+out_write(const void *p, size_t n)
+{
+	const char *b = p;
+
+	while (n > 0) {
+		ssize_t w = write(STDOUT_FILENO, b, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			msg("cannot write to standard output: %s",
+			    strerror(w < 0 ? errno : ENOSPC));
+			return EX_FAIL;
+		}
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
