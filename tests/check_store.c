@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check_okof.h"
@@ -302,6 +304,90 @@ START_TEST(settings)
 }
 END_TEST
 
+/*
+ * Runs op on key in a child with its own handle while the test holds
+ * the bucket's lock file exclusively: the child must wait for it (it
+ * locks the file, not the directory, which excludes nothing on FUSE),
+ * then finish once the lock is released.
+ */
+enum locked_op { OP_DEL, OP_INCR, OP_PUT, OP_PUT_IF_ABSENT };
+
+static void
+waits_for_bucket_lock(enum locked_op op)
+{
+	const char *key = "locked";
+	struct rec_name nm;
+	char path[4096];
+	struct stat st;
+	int status;
+
+	ck_assert_int_eq(okof_put(s, key, strlen(key), "7", 1, NULL), 0);
+	store_name(s, key, strlen(key), &nm);
+	snprintf(path, sizeof path, "%s/.locks/%s", dir, nm.bucket);
+	ck_assert_int_eq(lstat(path, &st), 0);
+	ck_assert(S_ISREG(st.st_mode));
+	ck_assert_int_eq(st.st_mode & 07777, 0600);
+	int lfd = open(path, O_RDWR | O_CLOEXEC);
+	ck_assert_int_ge(lfd, 0);
+	ck_assert_int_eq(flock(lfd, LOCK_EX), 0);
+
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		okof_store *c;
+		struct okof_put_opts po = {.if_absent = 1};
+		int64_t v;
+		close(lfd); /* else its copy would keep the lock held */
+		int rc = okof_open(&c, dir, 0, NULL, NULL);
+		if (rc == 0 && op == OP_DEL)
+			rc = okof_del(c, key, strlen(key), 0);
+		else if (rc == 0 && op == OP_INCR)
+			rc = okof_incr(c, key, strlen(key), 1, 0, &v);
+		else if (rc == 0 && op == OP_PUT)
+			rc = okof_put(c, key, strlen(key), "9", 1, NULL);
+		else if (rc == 0)
+			rc = okof_put(c, "other", 5, "9", 1, &po);
+		okof_close(c);
+		_exit(rc == 0 ? 0 : 1);
+	}
+	usleep(300 * 1000);
+	ck_assert_msg(waitpid(pid, &status, WNOHANG) == 0,
+		      "the child did not wait for the bucket lock");
+	char buf[8];
+	size_t n;
+	ck_assert_int_eq(get_all(key, buf, sizeof buf, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(buf[0], '7');
+	close(lfd);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	int rc = get_all(key, buf, sizeof buf, &n);
+	if (op == OP_DEL) {
+		ck_assert_int_eq(rc, OKOF_ENOTFOUND);
+	} else {
+		ck_assert_int_eq(rc, 0);
+		ck_assert_int_eq(buf[0], op == OP_PUT_IF_ABSENT ? '7' : op == OP_PUT ? '9' : '8');
+	}
+}
+
+START_TEST(del_waits_for_bucket_lock)
+{
+	waits_for_bucket_lock(OP_DEL);
+}
+END_TEST
+
+START_TEST(incr_waits_for_bucket_lock)
+{
+	waits_for_bucket_lock(OP_INCR);
+}
+END_TEST
+
+START_TEST(put_waits_for_bucket_lock)
+{
+	waits_for_bucket_lock(OP_PUT);
+}
+END_TEST
+
 START_TEST(streams_from_fd)
 {
 	size_t len = 5 * OKOF_CHUNK_SIZE + 3;
@@ -351,6 +437,9 @@ store_suite(void)
 	tcase_add_test(tc, refuses_strangers);
 	tcase_add_test(tc, settings);
 	tcase_add_test(tc, streams_from_fd);
+	tcase_add_test(tc, del_waits_for_bucket_lock);
+	tcase_add_test(tc, incr_waits_for_bucket_lock);
+	tcase_add_test(tc, put_waits_for_bucket_lock);
 	suite_add_tcase(su, tc);
 	return su;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "io.h"
+#include "lockfile.h"
 #include "record.h"
 #include "walk.h"
 
@@ -22,6 +23,8 @@ struct walk_ctx {
 	int64_t now;
 	int gc;
 	int dirty_top;		 /* gc removed something in the top directory */
+	int lock_fd;		 /* gc: the lock file of bucket lock_bucket */
+	char lock_bucket[BUCKET_HEX + 1];
 	unsigned char dirty[32]; /* gc removed something in bucket i */
 };
 
@@ -56,8 +59,10 @@ emit(struct walk_ctx *w, enum okof_item_kind kind, const char *bucket,
 static int
 tmp_owned(int dirfd, const char *name, int *fdp)
 {
+	/* Read-write: NFS locks a file exclusively only if it is open
+	 * for writing. */
 	int fd = io_openat(dirfd, name,
-			   O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0);
+			   O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0);
 
 	*fdp = -1;
 	if (fd < 0)
@@ -170,11 +175,22 @@ visit_record(struct walk_ctx *w, int bfd, const char *bucket,
 
 	if (w->gc) {
 		/* Exclusive: no put can rename a fresh record over this
-		 * name between our check and our unlink. */
-		rc = io_flock(bfd, LOCK_EX);
+		 * name between our check and our unlink.  The lock file stays
+		 * open while the walk is in its bucket. */
+		if (w->lock_fd >= 0 && strcmp(w->lock_bucket, bucket) != 0) {
+			close(w->lock_fd);
+			w->lock_fd = -1;
+		}
+		if (w->lock_fd < 0) {
+			w->lock_fd = lock_open(w->s, bucket, NULL);
+			if (w->lock_fd < 0)
+				return w->lock_fd;
+			memcpy(w->lock_bucket, bucket, sizeof w->lock_bucket);
+		}
+		rc = io_flock(w->lock_fd, LOCK_EX);
 		if (rc < 0)
-			return store_fail(w->s, rc, bucket, NULL,
-					  "cannot lock directory");
+			return store_fail(w->s, rc, LOCKS_DIR, bucket,
+					  "cannot lock");
 		locked = 1;
 	}
 	fd = io_openat(bfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
@@ -224,7 +240,7 @@ visit_record(struct walk_ctx *w, int bfd, const char *bucket,
 out:
 	recr_free(&r);
 	if (locked)
-		io_flock(bfd, LOCK_UN);
+		io_flock(w->lock_fd, LOCK_UN);
 	return rc;
 }
 
@@ -249,7 +265,7 @@ visit(void *ctx, int bfd, const char *bucket, const char *name,
 int
 okof_verify(okof_store *s, okof_item_fn fn, void *ctx)
 {
-	struct walk_ctx w = {.s = s, .fn = fn, .ctx = ctx};
+	struct walk_ctx w = {.s = s, .fn = fn, .ctx = ctx, .lock_fd = -1};
 
 	w.now = store_now_ns() / 1000000000;
 	return store_walk(s, visit, &w);
@@ -258,11 +274,14 @@ okof_verify(okof_store *s, okof_item_fn fn, void *ctx)
 int
 okof_gc(okof_store *s, okof_item_fn fn, void *ctx)
 {
-	struct walk_ctx w = {.s = s, .fn = fn, .ctx = ctx, .gc = 1};
+	struct walk_ctx w = {.s = s, .fn = fn, .ctx = ctx, .gc = 1,
+			     .lock_fd = -1};
 	int rc;
 
 	w.now = store_now_ns() / 1000000000;
 	rc = store_walk(s, visit, &w);
+	if (w.lock_fd >= 0)
+		close(w.lock_fd);
 	/* Make the removals durable, one fsync per directory changed. */
 	for (unsigned b = 0; rc == 0 && b < 256; b++) {
 		if (!(w.dirty[b / 8] & (1u << (b % 8))))

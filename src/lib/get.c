@@ -56,10 +56,41 @@ open_record(okof_store *s, const struct rec_name *nm, struct stat *st)
 	return fd;
 }
 
+/*
+ * Opens r's record and reads its header.  -ESTALE means the name now
+ * leads to another file (on NFS or FUSE, another machine replaced the
+ * record between our lookup and our read): open it again.
+ */
+static int
+open_and_check(okof_reader *r, const char *key, size_t klen)
+{
+	okof_store *s = r->s;
+	struct stat st;
+	int rc;
+
+	rc = open_record(s, &r->nm, &st);
+	if (rc < 0)
+		return rc;
+	r->fd = rc;
+	rc = recr_open(&r->rr, r->fd, (uint64_t)st.st_size, 0,
+		       store_crypto(s, &r->nm, &r->cr));
+	if (rc < 0)
+		return store_fail(s, rc, r->nm.bucket, r->nm.file,
+				  rc == OKOF_ECORRUPT ? r->rr.detail
+						      : "cannot read");
+	if (r->rr.h.key_len != klen || memcmp(r->rr.h.key, key, klen) != 0)
+		return store_fail(s, OKOF_ECORRUPT, r->nm.bucket, r->nm.file,
+				  "record holds another key");
+	r->info.disk = (uint64_t)st.st_blocks * 512;
+	return 0;
+}
+
+/* How often a record replaced under us (ESTALE) is opened again. */
+#define STALE_TRIES 10
+
 int
 okof_get_open(okof_store *s, const char *key, size_t klen, okof_reader **out)
 {
-	struct stat st;
 	okof_reader *r;
 	int rc;
 
@@ -72,29 +103,24 @@ okof_get_open(okof_store *s, const char *key, size_t klen, okof_reader **out)
 	r->s = s;
 	r->fd = -1;
 	store_name(s, key, klen, &r->nm);
-	rc = open_record(s, &r->nm, &st);
+	for (int tries = 0;; tries++) {
+		rc = open_and_check(r, key, klen);
+		if (rc != -ESTALE || tries == STALE_TRIES)
+			break;
+		recr_free(&r->rr);
+		memset(&r->rr, 0, sizeof r->rr);
+		if (r->fd >= 0)
+			close(r->fd);
+		r->fd = -1;
+	}
 	if (rc < 0)
 		goto fail;
-	r->fd = rc;
-	rc = recr_open(&r->rr, r->fd, (uint64_t)st.st_size, 0,
-		       store_crypto(s, &r->nm, &r->cr));
-	if (rc < 0) {
-		store_fail(s, rc, r->nm.bucket, r->nm.file,
-			   rc == OKOF_ECORRUPT ? r->rr.detail : "cannot read");
-		goto fail;
-	}
-	if (r->rr.h.key_len != klen || memcmp(r->rr.h.key, key, klen) != 0) {
-		rc = store_fail(s, OKOF_ECORRUPT, r->nm.bucket, r->nm.file,
-				"record holds another key");
-		goto fail;
-	}
 	const struct rec_header *h = &r->rr.h;
 	if (h->expires != 0 && h->expires <= store_now_ns() / 1000000000) {
 		rc = OKOF_ENOTFOUND;
 		goto fail;
 	}
 	r->info.size = h->value_len;
-	r->info.disk = (uint64_t)st.st_blocks * 512;
 	r->info.compressed = (h->flags & REC_F_COMPRESSED) != 0;
 	r->info.encrypted = (h->flags & REC_F_ENCRYPTED) != 0;
 	r->info.mtime_ns = h->mtime_ns;

@@ -20,6 +20,7 @@
 
 #include "io.h"
 #include "record.h"
+#include "lockfile.h"
 #include "store.h"
 #include "walk.h"
 
@@ -192,9 +193,12 @@ okof_import_commit(okof_import *im)
 {
 	okof_store *s = im->s;
 	char tmp[TMP_NAME_LEN + 24];
-	unsigned char locked[32] = {0};
+	int lfd[256];
 	size_t i;
 	int rc = 0;
+
+	for (int b = 0; b < 256; b++)
+		lfd[b] = -1;
 
 #ifdef __linux__
 	/* One flush for every staged file: far cheaper than an fsync per
@@ -209,15 +213,9 @@ okof_import_commit(okof_import *im)
 	for (i = 0; i < im->n; i++) {
 		const struct rec_name *nm = &im->v[i].nm;
 		int b = walk_bucket_index(nm->bucket);
-		if (!(locked[b / 8] & (1u << (b % 8)))) {
-			rc = io_flock(im->bfd[b], LOCK_SH);
-			if (rc < 0) {
-				store_fail(s, rc, nm->bucket, NULL,
-					   "cannot lock directory");
-				break;
-			}
-			locked[b / 8] |= (unsigned char)(1u << (b % 8));
-		}
+		if (lfd[b] < 0 &&
+		    (rc = lfd[b] = bucket_lock(s, nm->bucket, LOCK_SH)) < 0)
+			break;
 		child_name(im, i, tmp, sizeof tmp);
 		if ((rc = io_renameat(im->bfd[b], tmp, im->bfd[b], nm->file)) <
 		    0) {
@@ -226,8 +224,8 @@ okof_import_commit(okof_import *im)
 		}
 	}
 	for (int b = 0; b < 256; b++)
-		if (locked[b / 8] & (1u << (b % 8)))
-			io_flock(im->bfd[b], LOCK_UN);
+		if (lfd[b] >= 0)
+			close(lfd[b]); /* unlocks */
 	/* The renames done so far are made durable even after a failure. */
 	for (int b = 0; b < 256; b++) {
 		if (im->bfd[b] < 0)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "io.h"
+#include "lockfile.h"
 #include "store.h"
 
 /* Longest stored text we will read as an integer: digits of INT64_MIN
@@ -95,7 +96,7 @@ okof_incr(okof_store *s, const char *key, size_t klen, int64_t delta,
 	struct rec_name nm;
 	char text[32];
 	int64_t cur, next;
-	int bfd, rc, tl;
+	int bfd, lfd = -1, rc, tl;
 
 	if (okof_check_key(key, klen) != 0)
 		return OKOF_EBADKEY;
@@ -103,9 +104,9 @@ okof_incr(okof_store *s, const char *key, size_t klen, int64_t delta,
 	bfd = store_open_bucket(s, &nm, no_sync);
 	if (bfd < 0)
 		return bfd;
-	rc = io_flock(bfd, LOCK_EX);
-	if (rc < 0) {
-		store_fail(s, rc, nm.bucket, NULL, "cannot lock directory");
+	lfd = bucket_lock(s, nm.bucket, LOCK_EX);
+	if (lfd < 0) {
+		rc = lfd;
 		goto out;
 	}
 	rc = read_current(s, key, klen, &cur, &po.expires);
@@ -125,11 +126,14 @@ okof_incr(okof_store *s, const char *key, size_t klen, int64_t delta,
 	/* Published: the next incr may read it while this one makes it
 	 * durable.  Its own fsync covers ours if it comes first, and
 	 * neither reports success before its own. */
-	io_flock(bfd, LOCK_UN);
+	close(lfd); /* unlocks */
+	lfd = -1;
 	if (!no_sync && io_fsync(bfd) != 0)
 		rc = store_fail(s, OKOF_EDIRSYNC, nm.bucket, NULL,
 				"cannot fsync directory");
 out:
-	close(bfd); /* releases the lock */
+	if (lfd >= 0)
+		close(lfd);
+	close(bfd);
 	return rc;
 }

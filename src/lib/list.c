@@ -46,8 +46,8 @@ struct list_ctx {
 	struct store_peek pk;
 };
 
-int
-store_peek(okof_store *s, int bfd, const char *bucket, const char *name,
+static int
+peek_once(okof_store *s, int bfd, const char *bucket, const char *name,
 	   struct store_peek *pk)
 {
 	const char *detail = NULL;
@@ -114,6 +114,20 @@ store_peek(okof_store *s, int bfd, const char *bucket, const char *name,
 		return store_fail(s, OKOF_ECORRUPT, bucket, name,
 				  "record holds another key");
 	return 0;
+}
+
+int
+store_peek(okof_store *s, int bfd, const char *bucket, const char *name,
+	   struct store_peek *pk)
+{
+	int rc;
+
+	/* ESTALE: another machine replaced the record between our lookup
+	 * and our read (NFS, FUSE); the name leads to the new one. */
+	for (int tries = 0; tries < 10; tries++)
+		if ((rc = peek_once(s, bfd, bucket, name, pk)) != -ESTALE)
+			break;
+	return rc;
 }
 
 static int

@@ -15,6 +15,7 @@
 #include "io.h"
 #include "record.h"
 #include "store.h"
+#include "lockfile.h"
 #include "tmpfile.h"
 
 /*
@@ -23,17 +24,23 @@
  * wins.  An expired record counts as absent, and replacing it is a
  * check-then-act: the exclusive lock makes it atomic, so of the writers
  * that find the same expired record only the first replaces it and the
- * rest find a live one.  Returns 0 (linked), 1 (renamed over an expired
- * record), OKOF_EEXIST or -errno.
+ * rest find a live one.  tmpfd is open on the temp file.  Returns 0
+ * (linked), 1 (renamed over an expired record), OKOF_EEXIST or -errno.
  */
 static int
-publish_if_absent(okof_store *s, int bfd, const char *tmp, const char *key,
-		  size_t klen, const struct rec_name *nm, const char **what)
+publish_if_absent(okof_store *s, int bfd, const char *tmp, int tmpfd,
+		  const char *key, size_t klen, const struct rec_name *nm,
+		  const char **what)
 {
 	struct okof_info info;
+	struct stat st;
 	int rc;
 
 	rc = io_linkat(bfd, tmp, bfd, nm->file);
+	/* On NFS a retransmitted link whose first reply was lost answers
+	 * EEXIST although it made the link: then the temp file has two. */
+	if (rc == -EEXIST && fstat(tmpfd, &st) == 0 && st.st_nlink >= 2)
+		rc = 0;
 	if (rc == -EEXIST) {
 		*what = "";
 		rc = okof_stat(s, key, klen, &info);
@@ -91,7 +98,7 @@ put_in_bucket(okof_store *s, int bfd, const struct rec_name *nm,
 {
 	struct rec_writer w = {0};
 	char tmp[TMP_NAME_LEN + 1];
-	int fd = -1, lockfd = -1, rc, in_failed = 0, have_lock = 0;
+	int fd = -1, lockfd = -1, rc, in_failed = 0, bucket_lfd = -1;
 	const char *what = "";
 
 	fd = tmp_create(bfd, tmp, &lockfd);
@@ -126,16 +133,20 @@ put_in_bucket(okof_store *s, int bfd, const struct rec_name *nm,
 		rc = crc;
 		what = "cannot close";
 	}
-	if (rc == 0 && !locked) {
-		rc = io_flock(bfd, opts->if_absent ? LOCK_EX : LOCK_SH);
-		have_lock = rc == 0;
-		what = "cannot lock directory";
-	}
 	if (rc < 0)
 		goto out;
+	if (!locked) {
+		bucket_lfd = bucket_lock(s, nm->bucket,
+					 opts->if_absent ? LOCK_EX : LOCK_SH);
+		if (bucket_lfd < 0) {
+			rc = bucket_lfd;
+			goto out_failed;
+		}
+	}
 
 	if (opts->if_absent) {
-		rc = publish_if_absent(s, bfd, tmp, key, klen, nm, &what);
+		rc = publish_if_absent(s, bfd, tmp, lockfd, key, klen, nm,
+				       &what);
 		if (rc == 1) {
 			rc = 0;
 			tmp[0] = '\0'; /* renamed over an expired record */
@@ -145,9 +156,9 @@ put_in_bucket(okof_store *s, int bfd, const struct rec_name *nm,
 	} else {
 		tmp[0] = '\0'; /* renamed: nothing to remove */
 	}
-	if (have_lock) {
-		io_flock(bfd, LOCK_UN);
-		have_lock = 0;
+	if (bucket_lfd >= 0) {
+		close(bucket_lfd); /* unlocks */
+		bucket_lfd = -1;
 	}
 	if (rc < 0)
 		goto out;
@@ -163,10 +174,6 @@ put_in_bucket(okof_store *s, int bfd, const struct rec_name *nm,
 		store_fail(s, rc, nm->bucket, NULL, what);
 	}
 out:
-	tmp_pending(-1, NULL);
-	recw_free(&w);
-	if (have_lock)
-		io_flock(bfd, LOCK_UN);
 	if (rc < 0 && rc != OKOF_EDIRSYNC) {
 		if (in_failed)
 			store_fail(s, rc, NULL, NULL, what);
@@ -176,6 +183,11 @@ out:
 			store_fail(s, rc, nm->bucket, tmp[0] ? tmp : nm->file,
 				   what);
 	}
+out_failed: /* store_fail already said what */
+	tmp_pending(-1, NULL);
+	recw_free(&w);
+	if (bucket_lfd >= 0)
+		close(bucket_lfd);
 	if (tmp[0] != '\0')
 		io_unlinkat(bfd, tmp);
 	if (lockfd >= 0)

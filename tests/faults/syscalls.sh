@@ -2,8 +2,9 @@
 # syscalls.sh - the order of system calls the contract needs, checked on
 # strace traces of put (first put into a new store, new key, existing
 # key), put --if-absent, put --no-sync, del and incr:
-#   - a file is only ever created as a ".tmp-*" temp file, with O_EXCL,
-#     O_NOFOLLOW, O_CLOEXEC and mode 0600; nothing is opened with O_TRUNC
+#   - a file is only ever created as a ".tmp-*" temp file (or a lock file
+#     in .locks, which holds no data), with O_EXCL, O_NOFOLLOW, O_CLOEXEC
+#     and mode 0600; nothing is opened with O_TRUNC
 #   - every store path (meta, bucket, record, temp) is opened O_NOFOLLOW
 #     and O_CLOEXEC
 #   - every write to a temp file comes before its fsync, the fsync before
@@ -44,11 +45,13 @@ check() {
 	/^openat\(/ && /O_CREAT/ {
 		if ($0 !~ /O_EXCL/ || $0 !~ /O_NOFOLLOW/ || $0 !~ /O_CLOEXEC/ || $0 !~ /, 0600\)/)
 			fail("file created without O_EXCL|O_NOFOLLOW|O_CLOEXEC, 0600")
+		# Lock files (.locks/NAME) hold no data: made once, never published.
+		if (dirname[fd_of($0)] == ".locks") next
 		if ($0 !~ /"\.tmp-[0-9a-f]+(-[0-9a-f]+)?"/) fail("created a file that is not a temp file")
 		if (ret + 0 >= 0) { tmp[ret] = 1; wrote[ret] = 0; synced[ret] = 0
 			n = $0; sub(/^[^"]*"/, "", n); sub(/".*/, "", n); tmpname[ret] = n; tmpdir[ret] = fd_of($0) }
 	}
-	/^openat2?\(/ && /"(meta|[0-9a-f][0-9a-f]|[0-9a-f]{30}|[0-9a-f][0-9a-f]\/[0-9a-f]{30}|\.tmp-[^"]*)"/ {
+	/^openat2?\(/ && /"(meta|\.locks|\.locks\/[0-9a-f]+|[0-9a-f][0-9a-f]|[0-9a-f]{30}|[0-9a-f][0-9a-f]\/[0-9a-f]{30}|\.tmp-[^"]*)"/ {
 		if ($0 !~ /O_NOFOLLOW|RESOLVE_NO_SYMLINKS/ || $0 !~ /O_CLOEXEC/) fail("store path opened without O_NOFOLLOW|O_CLOEXEC")
 	}
 	/^openat\(/ && /O_DIRECTORY/ && ret + 0 >= 0 {
