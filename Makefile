@@ -112,6 +112,7 @@ $(BUILD)/maxrss: tests/maxrss.c $(BUILD)/.deps
 VALGRIND ?=
 
 check: $(BIN) $(TESTS) $(BUILD)/maxrss
+	bash tests/layers.sh $(BUILD)/lib $(BUILD)/cli
 	$(VALGRIND) $(BUILD)/check_okof
 	OKOF=./$(BIN) VALGRIND="$(VALGRIND)" MAXRSS=$(BUILD)/maxrss \
 		bash tests/cli.sh
