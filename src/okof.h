@@ -71,6 +71,7 @@ enum {
 	OKOF_EOVERFLOW = -30787,  /* incr: the result does not fit 64 bits */
 	OKOF_ENEEDSECRET = -30786, /* the store is encrypted; no secret given */
 	OKOF_EBADSECRET = -30785,  /* the secret is not this store's */
+	OKOF_EFSTYPE = -30780,	   /* a filesystem that cannot keep the guarantees */
 };
 
 /* Returns a static description of rc: an OKOF_E* code or a -errno. */
@@ -112,7 +113,9 @@ int okof_keygen(const char *path);
  * differ from a non-NULL settings is OKOF_ESETTINGS.
  *
  * A directory owned by another user, or writable by group or others, is
- * OKOF_EUNSAFE; a non-empty directory without metadata OKOF_ENOTSTORE.
+ * OKOF_EUNSAFE; a non-empty directory without metadata OKOF_ENOTSTORE;
+ * a directory on an object store mounted with FUSE (s3fs and the like:
+ * no atomic rename, no hard links) OKOF_EFSTYPE.
  *
  * secret (OKOF_SECRET_BYTES, or NULL) is needed for an encrypted store:
  * without it OKOF_ENEEDSECRET, with the wrong one OKOF_EBADSECRET, both

@@ -10,6 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#ifdef __linux__
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#endif
 #include <time.h>
 #include <unistd.h>
 
@@ -60,6 +64,10 @@ okof_strerror(int rc)
 		return "store is encrypted; give -k/--key-file or OKOF_KEY_FILE";
 	case OKOF_EBADSECRET:
 		return "wrong key: this secret does not open this store";
+	case OKOF_EFSTYPE:
+		return "filesystem without atomic rename or hard links (an "
+		       "object store mounted with FUSE): okof cannot keep its "
+		       "guarantees there";
 	default:
 		return rc < 0 ? strerror(-rc) : "unknown error";
 	}
@@ -325,6 +333,62 @@ check_owner(int dirfd)
 	return 0;
 }
 
+#ifdef __linux__
+/*
+ * FUSE filesystems that store files as objects (S3, GCS, Azure) have
+ * no atomic rename and no hard links: a reader could see half a value
+ * and create-only puts could have two winners.  fstatfs() says only
+ * "FUSE"; the mount's subtype in /proc/self/mountinfo says which.
+ */
+static const char *const object_fuse[] = {
+	"fuse.s3fs",	 "fuse.goofys",	  "fuse.mountpoint-s3",
+	"fuse.gcsfuse",	 "fuse.blobfuse", "fuse.blobfuse2",
+	"fuse.s3backer", "fuse.riofs",	  "fuse.yas3fs",
+};
+
+#define FUSE_SUPER_MAGIC 0x65735546
+
+/* Is the filesystem of dirfd one that cannot keep the guarantees? */
+static int
+check_filesystem(int dirfd)
+{
+	struct statfs sf;
+	struct stat st;
+	char line[4096];
+	int bad = 0;
+
+	if (fstatfs(dirfd, &sf) != 0 || sf.f_type != FUSE_SUPER_MAGIC ||
+	    fstat(dirfd, &st) != 0)
+		return 0;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return 0;
+	/* "36 35 0:42 / /mnt rw,relatime shared:1 - fuse.s3fs s3fs rw" */
+	while (!bad && fgets(line, sizeof line, f)) {
+		unsigned maj, min;
+		char *sep = strstr(line, " - ");
+		if (!sep || sscanf(line, "%*s %*s %u:%u", &maj, &min) != 2 ||
+		    makedev(maj, min) != st.st_dev)
+			continue;
+		size_t n = strcspn(sep + 3, " ");
+		for (size_t i = 0; i < sizeof object_fuse / sizeof *object_fuse;
+		     i++)
+			if (strlen(object_fuse[i]) == n &&
+			    memcmp(sep + 3, object_fuse[i], n) == 0)
+				bad = 1;
+	}
+	fclose(f);
+	return bad ? OKOF_EFSTYPE : 0;
+}
+#else
+static int
+check_filesystem(int dirfd)
+{
+	(void)dirfd;
+	return 0;
+}
+#endif
+
 int
 okof_open(okof_store **out, const char *dir, int flags,
 	  const struct okof_settings *settings, const unsigned char *secret)
@@ -356,6 +420,8 @@ okof_open(okof_store **out, const char *dir, int flags,
 		goto fail;
 	}
 	rc = check_owner(s->dirfd);
+	if (rc == 0)
+		rc = check_filesystem(s->dirfd);
 	if (rc < 0)
 		goto fail;
 
