@@ -32,7 +32,8 @@ TEST_LIBS = `pkg-config --libs check`
 # line on top of it (src/cli/), which is compiled with -Isrc alone so
 # that it cannot include a header of the library's insides.
 LIB_SRC = src/lib/io.c src/lib/crc32c.c src/lib/codec.c src/lib/record.c \
-	src/lib/tmpfile.c src/lib/store.c src/lib/lockfile.c src/lib/secret.c \
+	src/lib/tmpfile.c src/lib/store.c src/lib/lockfile.c src/lib/recfile.c \
+	src/lib/secret.c \
 	src/lib/put.c src/lib/get.c src/lib/del.c src/lib/walk.c \
 	src/lib/list.c \
 	src/lib/check.c src/lib/import.c src/lib/backup.c src/lib/incr.c

@@ -17,6 +17,7 @@
 
 #include "io.h"
 #include "record.h"
+#include "recfile.h"
 #include "walk.h"
 
 struct backup {
@@ -26,7 +27,7 @@ struct backup {
 	okof_item_fn fn;
 	void *ctx;
 	int64_t now;
-	struct store_peek pk;
+	struct recfile_peek pk;
 };
 
 /* Copies the file name in sb into bucket db under the same name,
@@ -77,9 +78,9 @@ backup_one(void *ctx, int sb, const char *bucket, const char *name,
 	 * that is really gone is left out. */
 	int tries = 0;
 again:
-	rc = store_peek(b->s, sb, bucket, name, &b->pk);
+	rc = recfile_peek(b->s, &b->s->err, sb, bucket, name, &b->pk);
 	if (rc != 0)
-		return rc == 1 ? 0 : rc; /* a bad record stops the backup */
+		return rc == OKOF_ENOTFOUND ? 0 : rc; /* a bad one stops it */
 	if (h->expires != 0 && h->expires <= b->now)
 		return 0; /* not live: left out */
 

@@ -13,6 +13,7 @@
 
 #include "io.h"
 #include "lockfile.h"
+#include "recfile.h"
 #include "record.h"
 #include "walk.h"
 
@@ -130,33 +131,26 @@ visit_tmp(struct walk_ctx *w, int bfd, const char *bucket, const char *name)
 	return emit(w, OKOF_ITEM_TEMP, bucket, name, NULL, NULL, bytes);
 }
 
-/* Reads the whole record; returns 0, OKOF_ECORRUPT (r->detail) or -errno. */
+/* Checks the record open at fd (st its fstat) as get would, and with
+ * full every chunk too: 0, OKOF_ECORRUPT (r->detail says why) or
+ * -errno. */
 static int
-check_record(okof_store *s, int fd, struct stat *st, struct rec_reader *r,
-	     struct rec_crypto *cr, const char *bucket, const char *name,
-	     int full)
+check_record(okof_store *s, int fd, const struct stat *st,
+	     struct rec_reader *r, struct rec_crypto *cr,
+	     const struct rec_name *nm, int full)
 {
-	struct rec_name nm;
 	const void *p;
 	size_t n;
 	int rc;
 
-	if (fstat(fd, st) != 0)
-		return -errno;
-	if (!S_ISREG(st->st_mode)) {
-		r->detail = "not a regular file";
-		return OKOF_ECORRUPT;
-	}
-	snprintf(nm.bucket, sizeof nm.bucket, "%s", bucket);
-	snprintf(nm.file, sizeof nm.file, "%s", name);
 	rc = recr_open(r, fd, (uint64_t)st->st_size, 0,
-		       store_crypto(s, &nm, cr));
+		       store_crypto(s, nm, cr));
 	if (rc < 0)
 		return rc;
-	store_name(s, (const char *)r->h.key, r->h.key_len, &nm);
-	if (strcmp(nm.bucket, bucket) != 0 || strcmp(nm.file, name) != 0) {
-		r->detail = "record holds another key";
-		return OKOF_ECORRUPT;
+	rc = recfile_holds(s, &s->err, nm, r->h.key, r->h.key_len, NULL, 0);
+	if (rc < 0) {
+		r->detail = okof_errdetail(s);
+		return rc;
 	}
 	if (full)
 		while ((rc = recr_next(r, &p, &n)) > 0)
@@ -170,6 +164,7 @@ visit_record(struct walk_ctx *w, int bfd, const char *bucket,
 {
 	struct rec_reader r = {0};
 	struct rec_crypto cr; /* r points at it */
+	struct rec_name nm;
 	struct stat st = {0};
 	int fd, rc, locked = 0;
 
@@ -193,21 +188,35 @@ visit_record(struct walk_ctx *w, int bfd, const char *bucket,
 					  "cannot lock");
 		locked = 1;
 	}
-	fd = io_openat(bfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
-		       0);
-	if (fd < 0) {
-		rc = fd == -ENOENT ? 0 : fd;
-		if (rc == -ELOOP) {
-			rc = w->gc ? 0
-				   : emit(w, OKOF_ITEM_BAD, bucket, name, NULL,
-					  "record is a symlink", 0);
-		} else if (rc < 0 && !w->gc) {
-			rc = emit(w, OKOF_ITEM_BAD, bucket, name, NULL,
-				  strerror(-rc), 0);
+	snprintf(nm.bucket, sizeof nm.bucket, "%s", bucket);
+	snprintf(nm.file, sizeof nm.file, "%s", name);
+	for (int tries = 0;; tries++) {
+		fd = recfile_open(w->s, &w->s->err, bfd, &nm, &st);
+		if (fd < 0) {
+			rc = fd;
+			break;
 		}
+		rc = check_record(w->s, fd, &st, &r, &cr, &nm, !w->gc);
+		/* ESTALE: replaced by another machine; look at the new one. */
+		if (rc != -ESTALE || tries == RECFILE_STALE_TRIES)
+			break;
+		close(fd);
+		fd = -1;
+		recr_free(&r);
+		memset(&r, 0, sizeof r);
+	}
+	if (fd < 0) {
+		if (rc == OKOF_ENOTFOUND)
+			rc = 0; /* gone meanwhile */
+		else if (w->gc)
+			rc = rc == OKOF_ENOTFILE ? 0 : rc; /* damage: left */
+		else
+			rc = emit(w, OKOF_ITEM_BAD, bucket, name, NULL,
+				  rc == OKOF_ENOTFILE ? okof_errdetail(w->s)
+						      : strerror(-rc),
+				  0);
 		goto out;
 	}
-	rc = check_record(w->s, fd, &st, &r, &cr, bucket, name, !w->gc);
 	const struct rec_header *h = r.h.key ? &r.h : NULL;
 	if (rc == OKOF_ECORRUPT) {
 		/* gc leaves damage alone: that is for a person to see. */

@@ -12,6 +12,7 @@
 
 #include "io.h"
 #include "record.h"
+#include "recfile.h"
 #include "store.h"
 
 struct okof_reader {
@@ -22,39 +23,6 @@ struct okof_reader {
 	struct okof_info info;
 	int fd;
 };
-
-/* Opens bucket/file under the store without following symlinks. */
-static int
-open_record(okof_store *s, const struct rec_name *nm, struct stat *st)
-{
-	char path[BUCKET_HEX + 1 + NAME_HEX + 1];
-	int fd, err;
-
-	memcpy(path, nm->bucket, BUCKET_HEX);
-	path[BUCKET_HEX] = '/';
-	memcpy(path + BUCKET_HEX + 1, nm->file, NAME_HEX + 1);
-	/* O_NONBLOCK: a FIFO planted as a record must not hang us. */
-	fd = io_open_beneath(s->dirfd, path, O_NONBLOCK);
-	if (fd < 0) {
-		if (fd == -ENOENT)
-			return OKOF_ENOTFOUND;
-		if (fd == -ELOOP || fd == -EXDEV)
-			return store_fail(s, OKOF_ENOTFILE, nm->bucket,
-					  nm->file, "record is a symlink");
-		return store_fail(s, fd, nm->bucket, nm->file, "cannot open");
-	}
-	if (fstat(fd, st) != 0) {
-		err = errno;
-		close(fd);
-		return store_fail(s, -err, nm->bucket, nm->file, "cannot stat");
-	}
-	if (!S_ISREG(st->st_mode)) {
-		close(fd);
-		return store_fail(s, OKOF_ENOTFILE, nm->bucket, nm->file,
-				  "record is not a regular file");
-	}
-	return fd;
-}
 
 /*
  * Opens r's record and reads its header.  -ESTALE means the name now
@@ -68,7 +36,7 @@ open_and_check(okof_reader *r, const char *key, size_t klen)
 	struct stat st;
 	int rc;
 
-	rc = open_record(s, &r->nm, &st);
+	rc = recfile_open(s, &s->err, -1, &r->nm, &st);
 	if (rc < 0)
 		return rc;
 	r->fd = rc;
@@ -78,15 +46,13 @@ open_and_check(okof_reader *r, const char *key, size_t klen)
 		return store_fail(s, rc, r->nm.bucket, r->nm.file,
 				  rc == OKOF_ECORRUPT ? r->rr.detail
 						      : "cannot read");
-	if (r->rr.h.key_len != klen || memcmp(r->rr.h.key, key, klen) != 0)
-		return store_fail(s, OKOF_ECORRUPT, r->nm.bucket, r->nm.file,
-				  "record holds another key");
+	rc = recfile_holds(s, &s->err, &r->nm, r->rr.h.key, r->rr.h.key_len,
+			   key, klen);
+	if (rc < 0)
+		return rc;
 	r->info.disk = (uint64_t)st.st_blocks * 512;
 	return 0;
 }
-
-/* How often a record replaced under us (ESTALE) is opened again. */
-#define STALE_TRIES 10
 
 int
 okof_get_open(okof_store *s, const char *key, size_t klen, okof_reader **out)
@@ -105,7 +71,7 @@ okof_get_open(okof_store *s, const char *key, size_t klen, okof_reader **out)
 	store_name(s, key, klen, &r->nm);
 	for (int tries = 0;; tries++) {
 		rc = open_and_check(r, key, klen);
-		if (rc != -ESTALE || tries == STALE_TRIES)
+		if (rc != -ESTALE || tries == RECFILE_STALE_TRIES)
 			break;
 		recr_free(&r->rr);
 		memset(&r->rr, 0, sizeof r->rr);

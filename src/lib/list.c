@@ -14,13 +14,14 @@
 
 #include "io.h"
 #include "record.h"
+#include "recfile.h"
 #include "walk.h"
 
 /*
  * The buckets are shared out between threads: listing is an open, a
  * read and a close per record, which the kernel serves in parallel.
- * Each thread has its own copy of the store handle (so its own error
- * context) and its own key array; the arrays are merged and sorted.
+ * Each thread has its own error context and key array; the handle is
+ * only read.  The arrays are merged and sorted.
  */
 #define LIST_THREADS_MAX 4
 /* Buckets are filled evenly: fewer records than this in the first one
@@ -34,7 +35,8 @@ struct list_shared {
 };
 
 struct list_ctx {
-	okof_store s; /* a copy: its own errpath */
+	const okof_store *s;
+	struct store_err err; /* this thread's */
 	struct list_shared *sh;
 	const char *prefix;
 	size_t plen;
@@ -43,92 +45,8 @@ struct list_ctx {
 	size_t records; /* seen, live or not */
 	int64_t now;
 	int rc;
-	struct store_peek pk;
+	struct recfile_peek pk;
 };
-
-static int
-peek_once(okof_store *s, int bfd, const char *bucket, const char *name,
-	   struct store_peek *pk)
-{
-	const char *detail = NULL;
-	struct rec_name nm;
-	ssize_t n, hl = 0;
-	int fd;
-
-	fd = io_openat(bfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
-		       0);
-	if (fd < 0)
-		return fd == -ENOENT ? 1 /* deleted meanwhile */
-				     : store_fail(s, fd, bucket, name,
-						  "cannot open");
-	/* One read brings a whole small record; more only for a long key.
-	 * (O_NONBLOCK keeps a FIFO from hanging us; a directory fails
-	 * EISDIR: neither needs an fstat first.) */
-	do
-		n = read(fd, pk->buf, sizeof pk->buf);
-	while (n < 0 && errno == EINTR);
-	if (n >= REC_FIXED && (size_t)n < sizeof pk->buf) {
-		hl = rec_header_decode(pk->buf, (size_t)n, &pk->h, &detail, 0);
-		if (hl == 0) {
-			ssize_t more = io_read_full(fd, pk->buf + n,
-						    sizeof pk->buf - (size_t)n);
-			n = more < 0 ? more : n + more;
-		}
-	}
-	int err = n < 0 ? errno : 0;
-	close(fd);
-	if (n < 0)
-		return store_fail(s, -err, bucket, name,
-				  err == EISDIR || err == EAGAIN
-					  ? "not a regular file"
-					  : "cannot read");
-	hl = rec_header_decode(pk->buf, (size_t)n, &pk->h, &detail, 0);
-	if (hl <= 0)
-		return store_fail(s, OKOF_ECORRUPT, bucket, name,
-				  detail ? detail : "truncated header");
-	snprintf(nm.bucket, sizeof nm.bucket, "%s", bucket);
-	snprintf(nm.file, sizeof nm.file, "%s", name);
-	struct rec_crypto cr;
-	const struct rec_crypto *c = store_crypto(s, &nm, &cr);
-	if (!c != !(pk->h.flags & REC_F_ENCRYPTED))
-		return store_fail(s, OKOF_ECORRUPT, bucket, name,
-				  c ? "record is not encrypted"
-				    : "record is encrypted");
-	if (c) {
-		/* Authenticates the key and the expiry with it. */
-		crypto_secretstream_xchacha20poly1305_state ss;
-		int rc = rec_unseal_key(&pk->h, c, &ss, pk->key);
-		sodium_memzero(&ss, sizeof ss);
-		if (rc < 0)
-			return store_fail(s, rc, bucket, name,
-					  "authentication failed (key)");
-		pk->h.key_len -= REC_ABYTES;
-	} else {
-		memcpy(pk->key, pk->h.key, pk->h.key_len);
-	}
-	pk->h.key = pk->key;
-	/* A record must sit where its key hashes to, or get cannot find it. */
-	struct rec_name want;
-	store_name(s, (const char *)pk->key, pk->h.key_len, &want);
-	if (strcmp(want.bucket, bucket) != 0 || strcmp(want.file, name) != 0)
-		return store_fail(s, OKOF_ECORRUPT, bucket, name,
-				  "record holds another key");
-	return 0;
-}
-
-int
-store_peek(okof_store *s, int bfd, const char *bucket, const char *name,
-	   struct store_peek *pk)
-{
-	int rc;
-
-	/* ESTALE: another machine replaced the record between our lookup
-	 * and our read (NFS, FUSE); the name leads to the new one. */
-	for (int tries = 0; tries < 10; tries++)
-		if ((rc = peek_once(s, bfd, bucket, name, pk)) != -ESTALE)
-			break;
-	return rc;
-}
 
 static int
 add_key(struct list_ctx *c, const struct rec_header *h)
@@ -168,11 +86,11 @@ list_one(void *ctx, int bfd, const char *bucket, const char *name,
 	if (kind != WALK_RECORD)
 		return 0;
 	c->records++;
-	rc = store_peek(&c->s, bfd, bucket, name, &c->pk);
-	if (rc == 1)
-		return 0;
+	rc = recfile_peek(c->s, &c->err, bfd, bucket, name, &c->pk);
+	if (rc == OKOF_ENOTFOUND)
+		return 0; /* deleted meanwhile */
 	if (rc < 0) {
-		c->out.bad++; /* named by its errpath */
+		c->out.bad++; /* named by its error context */
 		return 0;
 	}
 	if (h->expires != 0 && h->expires <= c->now)
@@ -197,7 +115,7 @@ list_run(void *arg)
 		pthread_mutex_unlock(&sh->mu);
 		if (b == 256)
 			return NULL;
-		int rc = store_walk_bucket(&c->s, b, list_one, c);
+		int rc = store_walk_bucket(c->s, &c->err, b, list_one, c);
 		if (rc < 0) {
 			c->rc = rc;
 			pthread_mutex_lock(&sh->mu);
@@ -276,14 +194,14 @@ okof_list(okof_store *s, const char *prefix, size_t plen,
 	if (!c)
 		return -ENOMEM;
 	for (int i = 0; i < LIST_THREADS_MAX; i++) {
-		c[i].s = *s;
+		c[i].s = s;
 		c[i].sh = &sh;
 		c[i].prefix = prefix;
 		c[i].plen = plen;
 		c[i].now = store_now_ns() / 1000000000;
 	}
 	/* The first bucket alone says how large the store is. */
-	c[0].rc = store_walk_bucket(&c[0].s, 0, list_one, &c[0]);
+	c[0].rc = store_walk_bucket(s, &c[0].err, 0, list_one, &c[0]);
 	if (c[0].rc == 0 && c[0].records >= LIST_PARALLEL_MIN &&
 	    pthread_mutex_init(&sh.mu, NULL) == 0) {
 		for (int want = online_cpus(); nt < want; nt++)
@@ -295,18 +213,17 @@ okof_list(okof_store *s, const char *prefix, size_t plen,
 		pthread_mutex_destroy(&sh.mu);
 	} else if (c[0].rc == 0) {
 		for (int b = 1; b < 256 && c[0].rc == 0; b++)
-			c[0].rc = store_walk_bucket(&c[0].s, b, list_one, &c[0]);
+			c[0].rc = store_walk_bucket(s, &c[0].err, b, list_one,
+						  &c[0]);
 	}
 	for (int i = 0; i < nt; i++) {
 		/* The store's error context: the first failure, else the
 		 * last corrupt record seen. */
 		if (c[i].rc < 0 && rc == 0) {
 			rc = c[i].rc;
-			memcpy(s->errpath, c[i].s.errpath, sizeof s->errpath);
-			s->errdetail = c[i].s.errdetail;
+			s->err = c[i].err;
 		} else if (c[i].out.bad > 0 && rc == 0) {
-			memcpy(s->errpath, c[i].s.errpath, sizeof s->errpath);
-			s->errdetail = c[i].s.errdetail;
+			s->err = c[i].err;
 		}
 		if (rc == 0)
 			rc = merge(out, &cap, &c[i]);

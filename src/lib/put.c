@@ -60,24 +60,6 @@ publish_if_absent(okof_store *s, int bfd, const char *tmp, int tmpfd,
 	return rc;
 }
 
-int
-store_open_bucket(okof_store *s, const struct rec_name *nm, int no_sync)
-{
-	int bfd = io_open_dir(s->dirfd, nm->bucket);
-
-	if (bfd == -ENOENT) {
-		int rc = io_mkdir_durable(s->dirfd, nm->bucket, no_sync);
-		if (rc < 0)
-			return store_fail(s, rc, nm->bucket, NULL,
-					  "cannot create directory");
-		bfd = io_open_dir(s->dirfd, nm->bucket);
-	}
-	if (bfd < 0)
-		return store_fail(s, bfd, nm->bucket, NULL,
-				  "cannot open directory");
-	return bfd;
-}
-
 /* Where the value comes from: a buffer or a descriptor. */
 struct source {
 	const void *buf;

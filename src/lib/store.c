@@ -74,28 +74,35 @@ okof_strerror(int rc)
 }
 
 int
+store_fail_at(struct store_err *e, int rc, const char *bucket,
+	      const char *file, const char *detail)
+{
+	if (bucket && file)
+		snprintf(e->path, sizeof e->path, "%s/%s", bucket, file);
+	else
+		snprintf(e->path, sizeof e->path, "%s",
+			 bucket ? bucket : file ? file : "");
+	e->detail = detail;
+	return rc;
+}
+
+int
 store_fail(okof_store *s, int rc, const char *bucket, const char *file,
 	   const char *detail)
 {
-	if (bucket && file)
-		snprintf(s->errpath, sizeof s->errpath, "%s/%s", bucket, file);
-	else
-		snprintf(s->errpath, sizeof s->errpath, "%s",
-			 bucket ? bucket : file ? file : "");
-	s->errdetail = detail;
-	return rc;
+	return store_fail_at(&s->err, rc, bucket, file, detail);
 }
 
 const char *
 okof_errpath(const okof_store *s)
 {
-	return s->errpath;
+	return s->err.path;
 }
 
 const char *
 okof_errdetail(const okof_store *s)
 {
-	return s->errdetail ? s->errdetail : "";
+	return s->err.detail ? s->err.detail : "";
 }
 
 int64_t
@@ -485,4 +492,22 @@ void
 okof_get_settings(const okof_store *s, struct okof_settings *out)
 {
 	*out = s->settings;
+}
+
+int
+store_open_bucket(okof_store *s, const struct rec_name *nm, int no_sync)
+{
+	int bfd = io_open_dir(s->dirfd, nm->bucket);
+
+	if (bfd == -ENOENT) {
+		int rc = io_mkdir_durable(s->dirfd, nm->bucket, no_sync);
+		if (rc < 0)
+			return store_fail(s, rc, nm->bucket, NULL,
+					  "cannot create directory");
+		bfd = io_open_dir(s->dirfd, nm->bucket);
+	}
+	if (bfd < 0)
+		return store_fail(s, bfd, nm->bucket, NULL,
+				  "cannot open directory");
+	return bfd;
 }

@@ -27,13 +27,20 @@ struct store_keys {
 	unsigned char check[32]; /* stored in the metadata: a wrong secret */
 };
 
+/* What okof_errpath() and okof_errdetail() report: the file (relative
+ * to the store) and the reason of a failure.  The handle has one; a
+ * thread that works for it (list) has its own. */
+struct store_err {
+	char path[64];
+	const char *detail;
+};
+
 struct okof_store {
 	int dirfd;
 	struct okof_settings settings;
 	unsigned char salt[SALT_BYTES];
 	struct store_keys *keys; /* NULL for a plain store */
-	char errpath[64];
-	const char *errdetail;
+	struct store_err err; /* of the last failure on this handle */
 };
 
 /* A record's place: "ab" and the 30 hex digits after it. */
@@ -51,26 +58,14 @@ const struct rec_crypto *store_crypto(const okof_store *s,
 				      const struct rec_name *nm,
 				      struct rec_crypto *cr);
 
-/* A record's header and (unsealed, authenticated) key, read without
- * its value: an open, one read (two for long keys) and a close. */
-struct store_peek {
-	struct rec_header h; /* h.key points at key */
-	unsigned char key[OKOF_KEY_MAX];
-	unsigned char buf[REC_FIXED + OKOF_KEY_MAX + REC_ABYTES + 4];
-};
-
-/*
- * Reads bucket/name's header, unseals its key on an encrypted store,
- * and checks the record sits under its key's name.  0, 1 if it has
- * vanished, OKOF_ECORRUPT (okof_errdetail says why) or -errno.
- */
-int store_peek(okof_store *s, int bfd, const char *bucket, const char *name,
-	       struct store_peek *pk);
-
 /* Records the file and reason of a failure for okof_errpath() and
  * okof_errdetail(); returns rc. */
 int store_fail(okof_store *s, int rc, const char *bucket, const char *file,
 	       const char *detail);
+
+/* The same into the error context e. */
+int store_fail_at(struct store_err *e, int rc, const char *bucket,
+		  const char *file, const char *detail);
 
 int64_t store_now_ns(void);
 

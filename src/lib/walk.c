@@ -99,7 +99,8 @@ store_walk(okof_store *s, walk_fn fn, void *ctx)
 }
 
 int
-store_walk_bucket(okof_store *s, int b, walk_fn fn, void *ctx)
+store_walk_bucket(const okof_store *s, struct store_err *e, int b, walk_fn fn,
+		  void *ctx)
 {
 	char name[BUCKET_HEX + 1];
 	int bfd, rc;
@@ -111,7 +112,8 @@ store_walk_bucket(okof_store *s, int b, walk_fn fn, void *ctx)
 	if (bfd == -ENOENT)
 		return 0;
 	if (bfd < 0)
-		return store_fail(s, bfd, name, NULL, "cannot open directory");
+		return store_fail_at(e, bfd, name, NULL,
+				     "cannot open directory");
 	rc = walk_dir(bfd, name, fn, ctx, 0);
 	close(bfd);
 	return rc;

@@ -25,8 +25,10 @@ typedef int (*walk_fn)(void *ctx, int bfd, const char *bucket,
 int store_walk(okof_store *s, walk_fn fn, void *ctx);
 
 /* The same for bucket b (0..255) alone; a missing bucket is empty.
- * Buckets may be walked by several threads at once. */
-int store_walk_bucket(okof_store *s, int b, walk_fn fn, void *ctx);
+ * Buckets may be walked by several threads at once, each with its own
+ * error context e. */
+int store_walk_bucket(const okof_store *s, struct store_err *e, int b,
+		      walk_fn fn, void *ctx);
 
 /* The number 0..255 of a bucket name ("ab" -> 0xab), as made by
  * store_name() or passed by store_walk(). */
