@@ -55,7 +55,7 @@ emit(struct walk_ctx *w, enum okof_item_kind kind, const char *bucket,
 /*
  * Is the temp file name in dirfd owned by a running write?  1 yes, 0 no
  * (and then *fdp is open on it, locked, for the caller to remove it
- * under the lock), -1 if it vanished, or -errno.
+ * under the lock), -ENOENT if it vanished, or -errno.
  */
 static int
 tmp_owned(int dirfd, const char *name, int *fdp)
@@ -67,7 +67,7 @@ tmp_owned(int dirfd, const char *name, int *fdp)
 
 	*fdp = -1;
 	if (fd < 0)
-		return fd == -ENOENT ? -1 : fd;
+		return fd;
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		int err = errno;
 		close(fd);
@@ -95,7 +95,7 @@ visit_tmp(struct walk_ctx *w, int bfd, const char *bucket, const char *name)
 	int fd, rc = tmp_owned(bfd, name, &fd);
 
 	if (rc < 0)
-		return rc == -1 ? 0 : rc;
+		return rc == -ENOENT ? 0 : rc; /* finished meanwhile */
 	if (rc == 0 && strlen(name) > TMP_NAME_LEN && name[TMP_NAME_LEN] == '-') {
 		/* Staged by an import: owned while the import's lock file
 		 * ".tmp-NAME" in the top directory is locked. */
