@@ -18,8 +18,46 @@
 /* Read-ahead for readers: one whole chunk of any valid size fits. */
 #define IN_MIN (256 * 1024)
 
-_Static_assert(REC_FIXED == 8 + 2 + 2 + 4 + 4 + 4 + 8 + 8 + 8 + 8 + 24,
-	       "record header layout");
+/*
+ * The fixed part of a record's header, field by field (okof(5)): the
+ * one table that encoding, decoding and the sealing's associated data
+ * are all written from.
+ */
+enum {
+	RH_MAGIC = 0,	    /* 8 bytes: "OKOFREC" and a NUL */
+	RH_VERSION = 8,	    /* u16 */
+	RH_FLAGS = 10,	    /* u16: REC_F_* */
+	RH_KEY_LEN = 12,    /* u32: bytes of key (sealed: with its tag) */
+	RH_CHUNK_SIZE = 16, /* u32: raw value bytes per chunk */
+	RH_RESERVED = 20,   /* u32: zero */
+	RH_VALUE_LEN = 24,  /* u64 */
+	RH_NCHUNKS = 32,    /* u64 */
+	RH_MTIME = 40,	    /* u64: Unix nanoseconds */
+	RH_EXPIRES = 48,    /* u64: Unix seconds, 0: never */
+	RH_STREAM = 56,	    /* 24 bytes: secretstream header, or zero */
+	RH_END = 80
+};
+
+_Static_assert(RH_END == REC_FIXED, "record header layout");
+_Static_assert(RH_STREAM + sizeof ((struct rec_header *)0)->stream == RH_END,
+	       "record header: stream field");
+
+/* Writes h's fixed fields (not the key or the CRC) to out[REC_FIXED]. */
+static void
+fixed_encode(const struct rec_header *h, unsigned char *out)
+{
+	memcpy(out + RH_MAGIC, REC_MAGIC, 8);
+	st16(out + RH_VERSION, h->version);
+	st16(out + RH_FLAGS, h->flags);
+	st32(out + RH_KEY_LEN, h->key_len);
+	st32(out + RH_CHUNK_SIZE, h->chunk_size);
+	st32(out + RH_RESERVED, 0);
+	st64(out + RH_VALUE_LEN, h->value_len);
+	st64(out + RH_NCHUNKS, h->nchunks);
+	st64(out + RH_MTIME, (uint64_t)h->mtime_ns);
+	st64(out + RH_EXPIRES, (uint64_t)h->expires);
+	memcpy(out + RH_STREAM, h->stream, sizeof h->stream);
+}
 
 /*
  * A chunk's checksum covers its index and its header, so chunks cannot
@@ -56,14 +94,16 @@ static void
 start_ad(const struct rec_header *h, const struct rec_crypto *cr,
 	 unsigned char *ad)
 {
-	memset(ad, 0, START_AD_LEN);
-	memcpy(ad, REC_MAGIC, 8);
-	st16(ad + 8, h->version);
-	st16(ad + 10, h->flags & (REC_F_ENCRYPTED | REC_F_EXPIRES));
-	st32(ad + 12, h->key_len);
-	st32(ad + 16, h->chunk_size);
-	st64(ad + 48, (uint64_t)h->expires);
-	memcpy(ad + 56, h->stream, sizeof h->stream);
+	struct rec_header known = {
+		.version = h->version,
+		.flags = h->flags & (REC_F_ENCRYPTED | REC_F_EXPIRES),
+		.key_len = h->key_len,
+		.chunk_size = h->chunk_size,
+		.expires = h->expires,
+	};
+
+	memcpy(known.stream, h->stream, sizeof known.stream);
+	fixed_encode(&known, ad);
 	memcpy(ad + REC_FIXED, cr->name, REC_NAME_LEN);
 	memcpy(ad + REC_FIXED + REC_NAME_LEN, cr->salt, REC_SALT_LEN);
 }
@@ -71,22 +111,18 @@ start_ad(const struct rec_header *h, const struct rec_crypto *cr,
 /*
  * The stream's last message (the last chunk, or the key of an empty
  * value) is also authenticated with the header fields only known at the
- * end: flags, lengths, chunk count, mtime.  So no header bit can change.
+ * end: flags, lengths, chunk count, mtime (the fixed fields from the
+ * version to the expiry).  So no header bit can change.
  */
-#define FINAL_AD_LEN 48
+#define FINAL_AD_LEN (RH_STREAM - RH_VERSION)
 
 static void
 final_ad(const struct rec_header *h, unsigned char *ad)
 {
-	st16(ad, h->version);
-	st16(ad + 2, h->flags);
-	st32(ad + 4, h->key_len);
-	st32(ad + 8, h->chunk_size);
-	st32(ad + 12, 0);
-	st64(ad + 16, h->value_len);
-	st64(ad + 24, h->nchunks);
-	st64(ad + 32, (uint64_t)h->mtime_ns);
-	st64(ad + 40, (uint64_t)h->expires);
+	unsigned char fixed[REC_FIXED];
+
+	fixed_encode(h, fixed);
+	memcpy(ad, fixed + RH_VERSION, FINAL_AD_LEN);
 }
 
 int
@@ -119,17 +155,7 @@ rec_unseal_key(const struct rec_header *h, const struct rec_crypto *cr,
 void
 rec_header_encode(struct rec_header *h, unsigned char *out)
 {
-	memcpy(out, REC_MAGIC, 8);
-	st16(out + 8, h->version);
-	st16(out + 10, h->flags);
-	st32(out + 12, h->key_len);
-	st32(out + 16, h->chunk_size);
-	st32(out + 20, 0);
-	st64(out + 24, h->value_len);
-	st64(out + 32, h->nchunks);
-	st64(out + 40, (uint64_t)h->mtime_ns);
-	st64(out + 48, (uint64_t)h->expires);
-	memcpy(out + 56, h->stream, sizeof h->stream);
+	fixed_encode(h, out);
 	memcpy(out + REC_FIXED, h->key, h->key_len);
 	h->crc = crc32c(0, out, REC_FIXED + h->key_len);
 	st32(out + REC_FIXED + h->key_len, h->crc);
@@ -143,19 +169,19 @@ rec_header_decode(const unsigned char *buf, size_t avail,
 
 	if (avail < REC_FIXED)
 		return 0;
-	if (memcmp(buf, REC_MAGIC, 8) != 0) {
+	if (memcmp(buf + RH_MAGIC, REC_MAGIC, 8) != 0) {
 		*detail = "not a record (bad magic)";
 		return -1;
 	}
-	h->version = ld16(buf + 8);
-	h->flags = ld16(buf + 10);
-	h->key_len = ld32(buf + 12);
-	h->chunk_size = ld32(buf + 16);
-	h->value_len = ld64(buf + 24);
-	h->nchunks = ld64(buf + 32);
-	h->mtime_ns = (int64_t)ld64(buf + 40);
-	h->expires = (int64_t)ld64(buf + 48);
-	memcpy(h->stream, buf + 56, sizeof h->stream);
+	h->version = ld16(buf + RH_VERSION);
+	h->flags = ld16(buf + RH_FLAGS);
+	h->key_len = ld32(buf + RH_KEY_LEN);
+	h->chunk_size = ld32(buf + RH_CHUNK_SIZE);
+	h->value_len = ld64(buf + RH_VALUE_LEN);
+	h->nchunks = ld64(buf + RH_NCHUNKS);
+	h->mtime_ns = (int64_t)ld64(buf + RH_MTIME);
+	h->expires = (int64_t)ld64(buf + RH_EXPIRES);
+	memcpy(h->stream, buf + RH_STREAM, sizeof h->stream);
 	if (h->version != REC_VERSION) {
 		*detail = "unknown record version";
 		return -1;
@@ -175,7 +201,7 @@ rec_header_decode(const unsigned char *buf, size_t avail,
 	}
 	/* The checksum matched: what follows catches writers' bugs and
 	 * crafted files rather than torn ones. */
-	if ((h->flags & ~REC_F_KNOWN) != 0 || ld32(buf + 20) != 0) {
+	if ((h->flags & ~REC_F_KNOWN) != 0 || ld32(buf + RH_RESERVED) != 0) {
 		*detail = "unknown header flags";
 		return -1;
 	}
