@@ -104,14 +104,15 @@ check_if_absent() {
 	race_rounds "put --if-absent racing through both mounts over an absent key" abs ""
 }
 
-# Critical sections under okof lock -n, LOCK_ITER tries from mount M.
+# Critical sections under okof lock -n from mount M, until LOCK_ITER of
+# them ran (at most 20 times as many tries: -n gives up when busy).
 # Each section stamps a marker file on the volume (through its own
 # mount), sleeps, and checks the marker is still its own; it also logs
 # its start and end times (one clock: one machine) and its fencing token.
 lock_loop() {
 	local m=$1 s i rc ran=0 busy=0 other=0
 	s=$(store_of "$m")
-	for ((i = 1; i <= LOCK_ITER; i++)); do
+	for ((i = 1; ran < LOCK_ITER && i <= 20 * LOCK_ITER; i++)); do
 		# shellcheck disable=SC2016 # expanded by the inner sh
 		"$OKOF" -d "$s" lock -n sharedfs-crit -- sh -c '
 			echo "$(date +%s%N) start $1.$2 ${OKOF_LOCK_TOKEN:-none}" >>"$3"

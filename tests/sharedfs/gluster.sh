@@ -30,8 +30,9 @@ GL_HOST=127.0.0.2
 GL_VOLOPTS_DEFAULT="performance.open-behind off performance.quick-read off
 performance.stat-prefetch off performance.io-cache off
 performance.read-ahead off performance.readdir-ahead off"
-# FUSE's own kernel caches of names and attributes: off for the same reason.
-GL_MOUNTOPTS="entry-timeout=0,attribute-timeout=0,negative-timeout=0"
+# FUSE's own kernel caches of names and attributes: off for the same
+# reason.  SHAREDFS_MOUNTOPTS overrides.
+GL_MOUNTOPTS=${SHAREDFS_MOUNTOPTS-entry-timeout=0,attribute-timeout=0,negative-timeout=0}
 
 gl() { # the gluster CLI, talking to our glusterd only
 	# In glusterd's namespaces (see above), bounded: a CLI call that
@@ -128,7 +129,7 @@ gl_setup() {
 	gl_wait_bricks 1 2 3 || { echo "# bricks not running"; return 1; }
 	for i in A B; do
 		in_ns mount -t glusterfs \
-			-o "$GL_MOUNTOPTS,log-file=$T/log/mount-$i.log" \
+			-o "${GL_MOUNTOPTS:+$GL_MOUNTOPTS,}log-file=$T/log/mount-$i.log" \
 			"$GL_HOST:/$VOL" "$T/$i" ||
 			{ echo "# mount $i failed"; return 1; }
 	done
