@@ -30,6 +30,12 @@ incr_loop() {
 	echo "$fails"
 }
 
+# What made it fail with okof 0047df9: incr (and put --if-absent over an
+# existing record) flock the bucket directory.  On a FUSE mount the kernel
+# keeps flock on a directory to itself (FUSE passes flock to the file
+# system for regular files only), so each mount has its own lock; flock
+# and fcntl locks on a regular file are gluster's and hold across mounts
+# (tried by hand on this set-up).
 check_incr() {
 	local n=$INCR_N a b fa fb fails
 	: >"$W/incr.err"

@@ -42,7 +42,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 for c in glusterd gluster mount.glusterfs ip nsenter unshare mountpoint timeout; do
 	command -v "$c" >/dev/null || {
-		echo "check-sharedfs: $c missing: sh .ci/deps glusterfs-server glusterfs-client iproute2" >&2
+		echo "check-sharedfs: $c missing: sh .ci/deps glusterfs-server glusterfs-client iproute2 util-linux mount" >&2
 		exit 2
 	}
 done
