@@ -4,9 +4,9 @@
 # name of our own) and VOL; sets GD_PID.
 #
 # Why it is built this way:
-#   - glusterd needs a non-loopback-looking address for its bricks: the
-#     CLI refuses localhost and 127.0.0.1, so it runs in a private network
-#     namespace whose lo also carries 127.0.0.2.  Nothing listens on the
+#   - The CLI refuses localhost and 127.0.0.1 as brick hosts; 127.0.0.2
+#     works.  glusterd runs in a private network namespace whose lo also
+#     carries 127.0.0.2.  Nothing listens on the
 #     host's network and a second run (or another engineer's) cannot
 #     collide on port 24007.
 #   - glusterd, its bricks and the CLI write under /var/lib/glusterd,
