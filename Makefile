@@ -145,6 +145,15 @@ check-faults: $(BIN)
 TORTURE_SECONDS ?= 30
 KILLS ?= 1000
 
+# One store through two GlusterFS mounts at once (root; 80-100 s):
+# glusterd in a private network namespace, a replica-3 volume, the
+# contract's concurrency guarantees across the mounts, a brick killed.
+# OKOF=path tests another binary.  See tests/sharedfs/run.sh.
+OKOF ?= ./$(BIN)
+check-sharedfs: $(BIN)
+	sh .ci/deps glusterfs-server glusterfs-client iproute2 util-linux mount
+	OKOF="$(OKOF)" bash tests/sharedfs/run.sh
+
 # Benchmarks: baselines built beside the tests; BENCH=--full for the
 # README's table (long), --quick for a smoke run.
 BENCH ?= --quick
@@ -225,5 +234,5 @@ uninstall:
 clean:
 	rm -rf okof build build-*
 
-.PHONY: all check check-big check-faults bench fuzz install uninstall \
-	clean
+.PHONY: all check check-big check-faults check-sharedfs bench fuzz install \
+	uninstall clean
