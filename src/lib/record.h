@@ -186,6 +186,25 @@ int recr_open(struct rec_reader *r, int fd, uint64_t file_size, int no_crc,
 	      const struct rec_crypto *cr);
 
 /*
+ * What sealing authenticates.  The key's message: the header fields
+ * known when a record starts (the others zero), its file name and its
+ * store's salt, so a record moved or copied elsewhere fails to open.
+ * The stream's last message (the last chunk, or the key of an empty
+ * value) also: the fixed fields from the version to the expiry, known
+ * only at the end, so no header bit can change.
+ */
+#define REC_START_AD_LEN (REC_FIXED + REC_NAME_LEN + REC_SALT_LEN)
+#define REC_FINAL_AD_LEN 48
+void rec_start_ad(const struct rec_header *h, const struct rec_crypto *cr,
+		  unsigned char *ad);
+void rec_final_ad(const struct rec_header *h, unsigned char *ad);
+
+/* A chunk's checksum: over its index, its header's first 12 bytes and
+ * its stored data, from the record's seed. */
+uint32_t rec_chunk_crc(uint32_t seed, uint64_t index, const unsigned char *ch,
+		       const void *data, size_t len);
+
+/*
  * Unseals a header's key into out (h->key_len - REC_ABYTES bytes),
  * leaving st ready for the record's chunks.  0 or OKOF_ECORRUPT.
  */
