@@ -680,7 +680,7 @@ OKOF_DIR=$X run -k "$T/key1" get HUSHKEY-7d2e; expect "get sealed value" 0 "HUSH
 OKOF_DIR=$X OKOF_KEY_FILE=$T/key2 run -k "$T/key1" get HUSHKEY-7d2e
 expect "-k wins over OKOF_KEY_FILE" 0 "HUSHVALUE-9f1c"
 OKOF_DIR=$X run get HUSHKEY-7d2e; expect "missing secret" 3
-err_has "missing secret message" "store is encrypted; give -k/--key-file or OKOF_KEY_FILE"
+err_has "missing secret message" "store is encrypted; its secret is needed (give -k/--key-file or OKOF_KEY_FILE)"
 OKOF_DIR=$X run -k "$T/key2" get HUSHKEY-7d2e; expect "wrong secret" 3
 err_has "wrong secret message" "wrong key"
 before=$(find "$X" | sort | xargs stat -c '%n %s %Y' 2>/dev/null | md5sum)

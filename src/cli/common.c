@@ -191,7 +191,11 @@ open_store(struct cli *c, okof_store **s, int flags,
 		return 0;
 	if (rc == 0)
 		return 0;
-	if (rc == OKOF_ENEEDSECRET || rc == OKOF_EBADSECRET)
+	if (rc == OKOF_ENEEDSECRET)
+		msg("cannot open store '%s': %s (give -k/--key-file or "
+		    "OKOF_KEY_FILE)",
+		    c->dir, okof_strerror(rc));
+	else if (rc == OKOF_EBADSECRET)
 		msg("cannot open store '%s': %s", c->dir, okof_strerror(rc));
 	else if (rc == OKOF_ECORRUPT)
 		msg("cannot open store '%s': metadata is corrupt (%s/meta)",

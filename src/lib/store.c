@@ -61,7 +61,7 @@ okof_strerror(int rc)
 	case OKOF_EOVERFLOW:
 		return "integer overflow (the result must fit in 64 bits)";
 	case OKOF_ENEEDSECRET:
-		return "store is encrypted; give -k/--key-file or OKOF_KEY_FILE";
+		return "store is encrypted; its secret is needed";
 	case OKOF_EBADSECRET:
 		return "wrong key: this secret does not open this store";
 	case OKOF_EFSTYPE:
