@@ -65,8 +65,8 @@ okof_strerror(int rc)
 	}
 }
 
-int
-store_fail(okof_store *s, int rc, const char *bucket, const char *file,
+void
+store_note(okof_store *s, const char *bucket, const char *file,
 	   const char *detail)
 {
 	if (bucket && file)
@@ -75,7 +75,6 @@ store_fail(okof_store *s, int rc, const char *bucket, const char *file,
 		snprintf(s->errpath, sizeof s->errpath, "%s",
 			 bucket ? bucket : file ? file : "");
 	s->errdetail = detail;
-	return rc;
 }
 
 const char *

@@ -68,9 +68,20 @@ int store_peek(okof_store *s, int bfd, const char *bucket, const char *name,
 	       struct store_peek *pk);
 
 /* Records the file and reason of a failure for okof_errpath() and
- * okof_errdetail(); returns rc. */
-int store_fail(okof_store *s, int rc, const char *bucket, const char *file,
-	       const char *detail);
+ * okof_errdetail(). */
+void store_note(okof_store *s, const char *bucket, const char *file,
+		const char *detail);
+
+/* store_note(), then returns rc: "return store_fail(s, rc, ...)".
+ * Inline so that every caller (and clang's analyser, which sees one
+ * file at a time) knows a failure code comes back unchanged. */
+static inline int
+store_fail(okof_store *s, int rc, const char *bucket, const char *file,
+	   const char *detail)
+{
+	store_note(s, bucket, file, detail);
+	return rc;
+}
 
 int64_t store_now_ns(void);
 
