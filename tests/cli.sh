@@ -558,6 +558,13 @@ sys.stdout.buffer.write(b"a" * (n - 1) + "\U0001d11e".encode() + b"\0\"\n" * 3)'
 		"$n" >"$T/rtu.$n"
 	OKOF_DIR=$R "$OKOF" put "utf$n" <"$T/rtu.$n"
 done
+# Not UTF-8 only across the boundary: a cut character, a surrogate, a
+# lone continuation byte at the start of the second chunk.
+for b in e282 eda080 80 f09d84; do
+	python3 -c 'import sys; sys.stdout.buffer.write(b"a" * 65535 +
+bytes.fromhex(sys.argv[1]) + b"a")' "$b" >"$T/rtb.$b"
+	OKOF_DIR=$R "$OKOF" put "bad$b" <"$T/rtb.$b"
+done
 OKOF_DIR=$R run export;		expect "export of chunk-boundary values" 0
 cp "$T/out" "$T/rt.jsonl"
 OKOF_DIR=$R2 runin "$T/rt.jsonl" import
@@ -571,6 +578,12 @@ for n in 65534 65535 65536 65537; do
 	expect_out "round trip of UTF-8 split at byte $n" "$T/rtu.$n"
 	check "UTF-8 split at byte $n exported as text" \
 		grep -q "\"key\":\"utf$n\",\"value\":\"" "$T/rt.jsonl"
+done
+for b in e282 eda080 80 f09d84; do
+	OKOF_DIR=$R2 run get "bad$b"
+	expect_out "round trip of $b across chunks" "$T/rtb.$b"
+	check "$b across chunks exported as base64" \
+		grep -q "\"key\":\"bad$b\",\"value_base64\":\"" "$T/rt.jsonl"
 done
 # Malformed input anywhere: exit 2, line named, nothing stored.
 E3="$T/imp3"

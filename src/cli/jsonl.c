@@ -174,7 +174,7 @@ jsonl_parse(const char *line, size_t len, struct jsonl_rec *out,
 	{
 		int b64 = 0;
 		if (strcmp(name, "key") == 0 ||
-		    (b64 = strcmp(name, "key_base64") == 0)) {
+		    (b64 = (strcmp(name, "key_base64") == 0))) {
 			if (have_key++) {
 				why = "has both key and key_base64";
 				break;
@@ -182,7 +182,7 @@ jsonl_parse(const char *line, size_t len, struct jsonl_rec *out,
 			if (take_bytes(v, b64, &out->key, &out->klen, &why) != 0)
 				break;
 		} else if (strcmp(name, "value") == 0 ||
-			   (b64 = strcmp(name, "value_base64") == 0)) {
+			   (b64 = (strcmp(name, "value_base64") == 0))) {
 			if (have_value++) {
 				why = "has both value and value_base64";
 				break;
