@@ -7,6 +7,11 @@ DESTDIR ?=
 
 CC ?= cc
 CFLAGS ?= -O2 -g
+# Hardening for okof's own objects, in every configuration (CI's
+# sanitizer and valgrind builds too): measured at +-0.01% instructions
+# on a small get/put.  _FORTIFY_SOURCE needs -O1 or more: an -O0
+# build sets HARDEN= (or HARDEN=-fstack-protector-strong).
+HARDEN ?= -fstack-protector-strong -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2
 WARN = -std=c17 -Wall -Wextra -Wpedantic -Wshadow -Wformat=2 \
 	-Wstrict-prototypes -Wmissing-prototypes -Wvla -Wconversion \
 	-Wno-sign-conversion
@@ -51,8 +56,8 @@ $(BUILD)/.deps:
 	@mkdir -p $(BUILD)/lib $(BUILD)/cli
 	@touch $@
 
-COMPILE = $(CC) $(CFLAGS) $(WARN) $(WERROR) $(EXTRA_CFLAGS) $(PKG_CFLAGS) \
-	-pthread -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+COMPILE = $(CC) $(CFLAGS) $(HARDEN) $(WARN) $(WERROR) $(EXTRA_CFLAGS) \
+	$(PKG_CFLAGS) -pthread -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 
 $(BUILD)/lib/%.o: src/lib/%.c src/lib/*.h src/okof.h $(BUILD)/.deps
 	@mkdir -p $(@D)
@@ -118,6 +123,8 @@ check: $(BIN) $(TESTS) $(BUILD)/maxrss
 	$(VALGRIND) $(BUILD)/check_okof
 	OKOF=./$(BIN) VALGRIND="$(VALGRIND)" MAXRSS=$(BUILD)/maxrss \
 		bash tests/cli.sh
+	OKOF=./$(BIN) python3 tests/roundtrip.py
+	MODEL_SKIP=default,delf-nokeys OKOF=./$(BIN) python3 tests/model.py
 
 # Slow: values beyond 4 GiB, kill loops.  Run by .ci/run.
 check-big: $(BIN) $(BUILD)/maxrss

@@ -539,6 +539,52 @@ done
 OKOF_DIR=$E run stat withttl; grep expires "$T/out" >"$T/e1"
 OKOF_DIR=$E2 run stat withttl; grep expires "$T/out" >"$T/e2"
 check "round trip keeps the expiry" cmp -s "$T/e1" "$T/e2"
+# Round trips compared with the original bytes, not with another export:
+# binary values at the lengths where the base64 carry crosses a 64 KiB
+# chunk (65536 % 3 == 1), and UTF-8 with a character split over chunks.
+R="$T/rt"
+R2="$T/rt2"
+rt_lens="0 1 2 3 4 65535 65536 65537 65538 65539 131071 131072 131073
+	131074 196607 196608 196609 196610 262144 262145 262146 262147"
+for n in $rt_lens; do
+	{ printf '\377'; head -c $((n > 0 ? n - 1 : 0)) /dev/urandom; } |
+		head -c "$n" >"$T/rt.$n"
+	OKOF_DIR=$R "$OKOF" put "bin$n" <"$T/rt.$n"
+done
+for n in 65534 65535 65536 65537; do
+	# 'a' * (n - 1), then a 4-byte character that starts at byte n - 1.
+	python3 -c 'import sys; n = int(sys.argv[1])
+sys.stdout.buffer.write(b"a" * (n - 1) + "\U0001d11e".encode() + b"\0\"\n" * 3)' \
+		"$n" >"$T/rtu.$n"
+	OKOF_DIR=$R "$OKOF" put "utf$n" <"$T/rtu.$n"
+done
+# Not UTF-8 only across the boundary: a cut character, a surrogate, a
+# lone continuation byte at the start of the second chunk.
+for b in e282 eda080 80 f09d84; do
+	python3 -c 'import sys; sys.stdout.buffer.write(b"a" * 65535 +
+bytes.fromhex(sys.argv[1]) + b"a")' "$b" >"$T/rtb.$b"
+	OKOF_DIR=$R "$OKOF" put "bad$b" <"$T/rtb.$b"
+done
+OKOF_DIR=$R run export;		expect "export of chunk-boundary values" 0
+cp "$T/out" "$T/rt.jsonl"
+OKOF_DIR=$R2 runin "$T/rt.jsonl" import
+expect "import of chunk-boundary values" 0 ""
+for n in $rt_lens; do
+	OKOF_DIR=$R2 run get "bin$n"
+	expect_out "round trip of $n binary bytes" "$T/rt.$n"
+done
+for n in 65534 65535 65536 65537; do
+	OKOF_DIR=$R2 run get "utf$n"
+	expect_out "round trip of UTF-8 split at byte $n" "$T/rtu.$n"
+	check "UTF-8 split at byte $n exported as text" \
+		grep -q "\"key\":\"utf$n\",\"value\":\"" "$T/rt.jsonl"
+done
+for b in e282 eda080 80 f09d84; do
+	OKOF_DIR=$R2 run get "bad$b"
+	expect_out "round trip of $b across chunks" "$T/rtb.$b"
+	check "$b across chunks exported as base64" \
+		grep -q "\"key\":\"bad$b\",\"value_base64\":\"" "$T/rt.jsonl"
+done
 # Malformed input anywhere: exit 2, line named, nothing stored.
 E3="$T/imp3"
 printf '{"key":"ok1","value":"1"}\n{"key":"ok2","value":"2"}\n{"key":"bad" "value":"3"}\n' >"$T/bad1"

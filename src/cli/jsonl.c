@@ -2,6 +2,7 @@
  * that values of any size stream through. */
 #include "jsonl.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,12 +23,54 @@ flush(struct outbuf *o, jsonl_write_fn out, int force)
 	int rc = 0;
 
 	if (o->failed)
-		return -12; /* -ENOMEM */
+		return -ENOMEM;
 	if (o->len >= FLUSH_AT || (force && o->len > 0)) {
 		rc = out(o->buf, o->len);
 		o->len = 0;
 	}
 	return rc;
+}
+
+/*
+ * Base64 of a value that arrives in chunks of any length.  Whole groups
+ * of 3 bytes are encoded as they come; the 0 to 2 bytes left over wait
+ * in carry until the next chunk completes their group, or until the end,
+ * where b64_end pads them.
+ */
+struct b64 {
+	unsigned char carry[2];
+	size_t n;
+};
+
+static void
+b64_feed(struct outbuf *o, struct b64 *s, const unsigned char *p, size_t n)
+{
+	if (s->n > 0) {
+		unsigned char group[3];
+		size_t take = 3 - s->n;
+
+		if (n < take) {
+			memcpy(s->carry + s->n, p, n);
+			s->n += n;
+			return;
+		}
+		memcpy(group, s->carry, s->n);
+		memcpy(group + s->n, p, take);
+		ob_base64(o, group, 3);
+		p += take;
+		n -= take;
+	}
+	size_t whole = n / 3 * 3;
+	ob_base64(o, p, whole);
+	s->n = n - whole;
+	memcpy(s->carry, p + whole, s->n);
+}
+
+static void
+b64_end(struct outbuf *o, struct b64 *s)
+{
+	ob_base64(o, s->carry, s->n);
+	s->n = 0;
 }
 
 int
@@ -37,6 +80,7 @@ jsonl_write_record(okof_reader *r, const char *key, size_t klen,
 	struct outbuf o = {0};
 	struct okof_info info;
 	struct utf8 u = {0};
+	struct b64 b64 = {0};
 	const void *p;
 	size_t n;
 	int rc;
@@ -54,33 +98,18 @@ jsonl_write_record(okof_reader *r, const char *key, size_t klen,
 	ob_str(&o, "{");
 	ob_json_field(&o, "key", key, klen);
 	ob_str(&o, text ? ",\"value\":\"" : ",\"value_base64\":\"");
-	/* Pass 2: the value; base64 goes in whole groups of 3 bytes. */
-	unsigned char carry[3];
-	size_t nc = 0;
+	/* Pass 2: the value, escaped or in base64. */
 	while (info.size > 0 && (rc = okof_get_read(r, &p, &n)) > 0) {
-		const unsigned char *b = p;
-		if (text) {
-			ob_json_escape(&o, b, n);
-		} else {
-			while (nc > 0 && nc < 3 && n > 0) {
-				carry[nc++] = *b++;
-				n--;
-			}
-			if (nc == 3) {
-				ob_base64(&o, carry, 3);
-				nc = 0;
-			}
-			size_t whole = n / 3 * 3;
-			ob_base64(&o, b, whole);
-			memcpy(carry, b + whole, n - whole);
-			nc = n - whole;
-		}
+		if (text)
+			ob_json_escape(&o, p, n);
+		else
+			b64_feed(&o, &b64, p, n);
 		if ((rc = flush(&o, out, 0)) != 0)
 			goto out;
 	}
 	if (rc < 0)
 		goto out;
-	ob_base64(&o, carry, nc);
+	b64_end(&o, &b64);
 	ob_str(&o, "\"");
 	if (info.expires)
 		ob_fmt(&o, ",\"expires\":%" PRId64, info.expires);
@@ -145,7 +174,7 @@ jsonl_parse(const char *line, size_t len, struct jsonl_rec *out,
 	{
 		int b64 = 0;
 		if (strcmp(name, "key") == 0 ||
-		    (b64 = strcmp(name, "key_base64") == 0)) {
+		    (b64 = (strcmp(name, "key_base64") == 0))) {
 			if (have_key++) {
 				why = "has both key and key_base64";
 				break;
@@ -153,7 +182,7 @@ jsonl_parse(const char *line, size_t len, struct jsonl_rec *out,
 			if (take_bytes(v, b64, &out->key, &out->klen, &why) != 0)
 				break;
 		} else if (strcmp(name, "value") == 0 ||
-			   (b64 = strcmp(name, "value_base64") == 0)) {
+			   (b64 = (strcmp(name, "value_base64") == 0))) {
 			if (have_value++) {
 				why = "has both value and value_base64";
 				break;

@@ -110,7 +110,6 @@ put_in_bucket(okof_store *s, int bfd, const struct rec_name *nm,
 		what = "cannot fsync";
 #endif
 	int crc = io_close(fd);
-	fd = -1;
 	if (rc == 0 && crc < 0) {
 		rc = crc;
 		what = "cannot close";

@@ -73,9 +73,9 @@ okof_strerror(int rc)
 	}
 }
 
-int
-store_fail_at(struct store_err *e, int rc, const char *bucket,
-	      const char *file, const char *detail)
+void
+store_note(struct store_err *e, const char *bucket, const char *file,
+	   const char *detail)
 {
 	if (bucket && file)
 		snprintf(e->path, sizeof e->path, "%s/%s", bucket, file);
@@ -83,14 +83,6 @@ store_fail_at(struct store_err *e, int rc, const char *bucket,
 		snprintf(e->path, sizeof e->path, "%s",
 			 bucket ? bucket : file ? file : "");
 	e->detail = detail;
-	return rc;
-}
-
-int
-store_fail(okof_store *s, int rc, const char *bucket, const char *file,
-	   const char *detail)
-{
-	return store_fail_at(&s->err, rc, bucket, file, detail);
 }
 
 const char *

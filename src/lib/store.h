@@ -58,14 +58,29 @@ const struct rec_crypto *store_crypto(const okof_store *s,
 				      const struct rec_name *nm,
 				      struct rec_crypto *cr);
 
-/* Records the file and reason of a failure for okof_errpath() and
- * okof_errdetail(); returns rc. */
-int store_fail(okof_store *s, int rc, const char *bucket, const char *file,
-	       const char *detail);
+/* Records the file and reason of a failure in e, for okof_errpath()
+ * and okof_errdetail(). */
+void store_note(struct store_err *e, const char *bucket, const char *file,
+		const char *detail);
 
-/* The same into the error context e. */
-int store_fail_at(struct store_err *e, int rc, const char *bucket,
-		  const char *file, const char *detail);
+/* store_note() into e, then returns rc: "return store_fail_at(e, rc,
+ * ...)".  Inline so that every caller (and clang's analyser, which sees
+ * one file at a time) knows a failure code comes back unchanged. */
+static inline int
+store_fail_at(struct store_err *e, int rc, const char *bucket,
+	      const char *file, const char *detail)
+{
+	store_note(e, bucket, file, detail);
+	return rc;
+}
+
+/* The same into the handle's own error context. */
+static inline int
+store_fail(okof_store *s, int rc, const char *bucket, const char *file,
+	   const char *detail)
+{
+	return store_fail_at(&s->err, rc, bucket, file, detail);
+}
 
 int64_t store_now_ns(void);
 
