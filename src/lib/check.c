@@ -201,7 +201,6 @@ visit_record(struct walk_ctx *w, int bfd, const char *bucket,
 		if (rc != -ESTALE || tries == RECFILE_STALE_TRIES)
 			break;
 		close(fd);
-		fd = -1;
 		recr_free(&r);
 		memset(&r, 0, sizeof r);
 	}
