@@ -81,6 +81,10 @@ START_TEST(placement)
 	char path[4096];
 	struct stat st;
 
+	/* dir's parent is shared (/tmp): what is there already is not
+	 * ours to judge, only that the puts add nothing. */
+	snprintf(path, sizeof path, "%s/../x", dir);
+	int had_x = access(path, F_OK) == 0;
 	for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
 		const char *k = keys[i];
 		struct rec_name nm;
@@ -98,7 +102,7 @@ START_TEST(placement)
 	}
 	/* Nothing escaped: the paths the keys spell do not exist. */
 	snprintf(path, sizeof path, "%s/../x", dir);
-	ck_assert_int_ne(access(path, F_OK), 0);
+	ck_assert_int_eq(access(path, F_OK) == 0, had_x);
 	snprintf(path, sizeof path, "%s/a", dir);
 	ck_assert_int_ne(access(path, F_OK), 0);
 	/* The same key in another store lands elsewhere (per-store salt). */
