@@ -71,6 +71,7 @@ enum {
 	OKOF_EOVERFLOW = -30787,  /* incr: the result does not fit 64 bits */
 	OKOF_ENEEDSECRET = -30786, /* the store is encrypted; no secret given */
 	OKOF_EBADSECRET = -30785,  /* the secret is not this store's */
+	OKOF_EPLAIN = -30784,	   /* a secret given, but the store is plain */
 };
 
 /* Returns a static description of rc: an OKOF_E* code or a -errno. */
@@ -117,7 +118,12 @@ int okof_keygen(const char *path);
  * secret (OKOF_SECRET_BYTES, or NULL) is needed for an encrypted store:
  * without it OKOF_ENEEDSECRET, with the wrong one OKOF_EBADSECRET, both
  * before any record is read or written.  A new store is encrypted when
- * settings ask for it or a secret is given.  The library keeps only
+ * settings ask for it or a secret is given.  A secret given for an
+ * existing store that is not encrypted opens it for reading as usual,
+ * but every function that would write a value into it (okof_put,
+ * okof_put_fd, okof_incr, okof_import_begin) refuses with OKOF_EPLAIN
+ * before it writes anything: whoever holds a secret believes the values
+ * are sealed, so plaintext is never written silently.  The library keeps only
  * subkeys derived from it, in locked memory that okof_close() wipes; the
  * caller wipes its copy.
  *
@@ -157,7 +163,7 @@ struct okof_put_opts {
 /*
  * Stores val/vlen under key/klen.  opts may be NULL (durable, overwrite,
  * no expiry).  Returns 0, OKOF_EEXIST (if_absent and the key exists),
- * OKOF_EBADKEY, OKOF_EDIRSYNC (the new value is published but the final
+ * OKOF_EBADKEY, OKOF_EPLAIN (see okof_open), OKOF_EDIRSYNC (the new value is published but the final
  * directory fsync failed: durability unknown) or another error, in which
  * case the previous value is intact.
  */
@@ -231,7 +237,8 @@ int okof_del(okof_store *s, const char *key, size_t klen, int no_sync);
  * accepted in the stored value.  The read-modify-write holds the
  * bucket's exclusive lock, so concurrent increments never lose an
  * update.  Returns 0 with *out set, OKOF_ENOTINT, OKOF_EOVERFLOW (the
- * value is left alone), OKOF_EDIRSYNC or another error.
+ * value is left alone), OKOF_EPLAIN (see okof_open), OKOF_EDIRSYNC or
+ * another error.
  */
 int okof_incr(okof_store *s, const char *key, size_t klen, int64_t delta,
 	      int no_sync, int64_t *out);
@@ -290,6 +297,8 @@ int okof_gc(okof_store *s, okof_item_fn fn, void *ctx);
  */
 typedef struct okof_import okof_import;
 
+/* 0 with *out set, OKOF_EPLAIN (see okof_open; nothing staged) or an
+ * error. */
 int okof_import_begin(okof_store *s, okof_import **out);
 
 /* Stages one record.  0, OKOF_EBADKEY or an error. */

@@ -333,6 +333,77 @@ START_TEST(streams_from_fd)
 }
 END_TEST
 
+/* Counts what okof_verify finds that is not a good record. */
+static int
+count_not_ok(void *ctx, const struct okof_item *it)
+{
+	if (it->kind != OKOF_ITEM_OK)
+		(*(int *)ctx)++;
+	return 0;
+}
+
+START_TEST(secret_on_plain_store)
+{
+	unsigned char secret[OKOF_SECRET_BYTES] = {1, 2, 3};
+	struct okof_keys keys;
+	okof_store *t;
+	okof_import *im = (okof_import *)&im; /* must come back NULL */
+	int64_t v = 0;
+	char buf[16];
+	size_t n;
+	int p[2], junk = 0;
+
+	ck_assert_int_eq(okof_put(s, "k", 1, "7", 1, NULL), 0);
+	ck_assert_int_eq(okof_open(&t, dir, 0, NULL, secret), 0);
+	ck_assert(!okof_encrypted(t));
+	/* Reads work as usual. */
+	okof_reader *r;
+	const void *q;
+	ck_assert_int_eq(okof_get_open(t, "k", 1, &r), 0);
+	ck_assert_int_eq(okof_get_read(r, &q, &n), 1);
+	ck_assert(n == 1 && memcmp(q, "7", 1) == 0);
+	okof_get_close(r);
+	/* Every write of a value refuses, before it writes or reads. */
+	ck_assert_int_eq(okof_put(t, "k", 1, "8", 1, NULL), OKOF_EPLAIN);
+	ck_assert_int_eq(okof_put(t, "new", 3, "8", 1, NULL), OKOF_EPLAIN);
+	ck_assert_str_eq(okof_errpath(t), "meta");
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(write(p[1], "9", 1), 1);
+	close(p[1]);
+	ck_assert_int_eq(okof_put_fd(t, "k", 1, p[0], NULL), OKOF_EPLAIN);
+	ck_assert_int_eq(read(p[0], buf, sizeof buf), 1); /* not consumed */
+	close(p[0]);
+	ck_assert_int_eq(okof_incr(t, "k", 1, 1, 0, &v), OKOF_EPLAIN);
+	ck_assert_int_eq(okof_incr(t, "c", 1, 1, 0, &v), OKOF_EPLAIN);
+	ck_assert_int_eq(okof_import_begin(t, &im), OKOF_EPLAIN);
+	ck_assert_ptr_null(im);
+	ck_assert_str_eq(okof_strerror(OKOF_EPLAIN),
+			 "the store is not encrypted, but a secret was given");
+	okof_close(t);
+	/* Nothing was written: the one record, its value, no temp file. */
+	ck_assert_int_eq(get_all("k", buf, sizeof buf, &n), 0);
+	ck_assert(n == 1 && buf[0] == '7');
+	ck_assert_int_eq(okof_list(s, "", 0, &keys), 0);
+	ck_assert_uint_eq(keys.n, 1);
+	okof_keys_free(&keys);
+	ck_assert_int_eq(okof_verify(s, count_not_ok, &junk), 0);
+	ck_assert_int_eq(junk, 0);
+	/* Without the secret the same writes work. */
+	ck_assert_int_eq(okof_incr(s, "k", 1, 1, 0, &v), 0);
+	ck_assert_int_eq(v, 8);
+	/* A secret for a store that does not exist yet creates it sealed. */
+	char *d = make_tmpdir();
+	char sub[4096];
+	snprintf(sub, sizeof sub, "%s/new", d);
+	ck_assert_int_eq(okof_open(&t, sub, OKOF_CREATE, NULL, secret), 0);
+	ck_assert(okof_encrypted(t));
+	ck_assert_int_eq(okof_put(t, "k", 1, "v", 1, NULL), 0);
+	okof_close(t);
+	remove_tree(d);
+	free(d);
+}
+END_TEST
+
 Suite *
 store_suite(void)
 {
@@ -351,6 +422,7 @@ store_suite(void)
 	tcase_add_test(tc, refuses_strangers);
 	tcase_add_test(tc, settings);
 	tcase_add_test(tc, streams_from_fd);
+	tcase_add_test(tc, secret_on_plain_store);
 	suite_add_tcase(su, tc);
 	return su;
 }

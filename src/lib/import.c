@@ -50,10 +50,13 @@ child_name(const okof_import *im, size_t i, char *out, size_t cap)
 int
 okof_import_begin(okof_store *s, okof_import **out)
 {
-	okof_import *im = calloc(1, sizeof *im);
+	okof_import *im;
 	int fd;
 
 	*out = NULL;
+	if ((fd = store_check_sealed(s)) < 0)
+		return fd;
+	im = calloc(1, sizeof *im);
 	if (!im)
 		return -ENOMEM;
 	im->s = s;
