@@ -84,6 +84,7 @@ check() {
 	shift
 	if "$@"; then ok; else st=-; bad "$desc"; fi
 }
+not() { ! "$@"; }
 # err_has DESC TEXT: the last stderr mentions TEXT.
 err_has() {
 	if grep -qF -- "$2" "$T/err"; then ok; else bad "$1: stderr lacks '$2'"; fi
@@ -115,6 +116,24 @@ run get bin;		expect_out "binary value with NUL bytes" "$T/bin"
 run has k;		expect "has present" 0 ""
 run has nope;		expect "has absent" 1 ""
 run get nope;		expect "get absent" 1 ""
+
+# --- get --default ---------------------------------------------------------
+run get --default 0 nope;	expect "--default on an absent key" 0 "0"
+check "--default adds nothing" test "$(od -An -c "$T/out" | tr -d ' ')" = 0
+run get --default "" nope;	expect "--default ''" 0 ""
+check "--default '' writes nothing" test ! -s "$T/out"
+run get --default $'-x\ny\n' nope; expect "--default with newlines" 0
+check "--default writes VALUE exactly" cmp -s "$T/out" <(printf -- '-x\ny\n')
+run get --default=dflt nope;	expect "--default=VALUE" 0 "dflt"
+run get --default 0 k;		expect "--default on a present key" 0 "line"
+run get --default 0 e;		expect "--default on an empty value" 0 ""
+run -d "$T/nostore" get --default 0 k; expect "--default on no store" 0 "0"
+check "--default does not create the store" test ! -e "$T/nostore"
+run put --ttl 1 dexp old
+sleep 2
+run get --default gone dexp;	expect "--default on an expired key" 0 "gone"
+run get --default;		expect "--default without a value" 2
+run get --default 0 --default 1 nope; expect "--default twice" 2
 
 # --- modes -------------------------------------------------------------
 check "store dir 0700" test "$(stat -c %a "$OKOF_DIR")" = 700
@@ -251,6 +270,20 @@ run put d1 1
 run del -f d1 nope;	expect "del -f" 0 ""
 run has d1;		expect "del -f deleted" 1
 run del;		expect "del without keys" 2
+run del -f;		expect "del -f without keys, as rm -f" 0 ""
+run --dir "$T/nostore" del -f; expect "del -f without keys on no store" 0 ""
+run del --no-sync;	expect "del --no-sync without keys" 2
+# The README's recipe, literally: GNU xargs runs del -f once with no KEY.
+run put tmp.a 1; run put tmp.b 2; run put keep 3
+"$OKOF" list -0 tmp. | xargs -0 "$OKOF" del -f 2>"$T/err"; st=$?
+check "list -0 | xargs -0 del -f: exit 0" test $st = 0 -a ! -s "$T/err"
+run list tmp.;		expect "the recipe deleted what matched" 0 ""
+run get keep;		expect "the recipe left the rest" 0 "3"
+"$OKOF" list -0 tmp. | xargs -0 "$OKOF" del -f 2>"$T/err"; st=$?
+check "the recipe when nothing matches: exit 0" test $st = 0 -a ! -s "$T/err"
+"$OKOF" list -0 tmp. | xargs -0 "$OKOF" del 2>"$T/err"; st=$?
+check "without -f, nothing matching is a usage error (xargs: 123)" \
+	test $st = 123 -a "$(grep -c '^okof: ' "$T/err")" = 1
 
 # --- init --------------------------------------------------------------
 I="$T/init"
@@ -316,6 +349,9 @@ OKOF_DIR=$C "$OKOF" put c v
 f=$(ls "$C"/*/*)
 truncate -s 10 "$f"
 OKOF_DIR=$C run get c;	expect "truncated record" 3 ""
+OKOF_DIR=$C run get --default 0 c; expect "--default on a truncated record" 3 ""
+printf 'Z' | dd of="$f" bs=1 seek=5 conv=notrunc 2>/dev/null
+OKOF_DIR=$C run get --default 0 c; expect "--default on a damaged header" 3 ""
 OKOF_DIR=$C run list;	expect "list skips corrupt, says so" 3 ""
 
 # A store large enough that list shares its buckets between threads:
@@ -326,7 +362,7 @@ OKOF_DIR=$L "$OKOF" import <"$T/large.jsonl"
 awk 'BEGIN { for (i = 0; i < 4000; i++) print "k" i }' | LC_ALL=C sort >"$T/large.keys"
 OKOF_DIR=$L run list;	expect_out "list of 4000 keys, sorted" "$T/large.keys"
 bad_rec=$(ls -d "$L"/*/ | tail -1)
-bad_rec=$(ls "$bad_rec"* | head -1)
+bad_rec=$(ls "${bad_rec:?}"* | head -1) # never the cwd
 truncate -s 10 "$bad_rec"
 OKOF_DIR=$L run list;	check "list of a large store with a corrupt record: exit 3" test $st = 3
 check "the others listed, sorted" test "$(comm -13 "$T/large.keys" "$T/out" | wc -l),$(wc -l <"$T/out")" = "0,3999"
@@ -581,8 +617,23 @@ check "verify names its key" grep -q "(key 'key" "$T/out"
 check "verify names the truncated record" grep -qF "$f2" "$T/out"
 check "verify names the temp file" grep -qF ".tmp-00112233aabbccdd" "$T/out"
 check "verify: one line each" test "$(wc -l <"$T/out")" = 3
-check "verify: nothing on stderr" test ! -s "$T/err"
+check "verify: one line on stderr counts the bad records" \
+	test "$(cat "$T/err")" = "okof: verify found 2 bad records in '$V'"
 OKOF_DIR=$V run verify -q;	check "verify -q prints nothing, exit 3" test $st = 3 -a ! -s "$T/out"
+check "verify -q: the count on stderr" \
+	test "$(cat "$T/err")" = "okof: verify found 2 bad records in '$V'"
+# get --default never turns damage into the default.
+OKOF_DIR=$V run verify
+badkeys=$(sed -n "s/^bad .*(key '\(key[0-9]\)')$/\1/p" "$T/out")
+check "verify named a damaged key" test -n "$badkeys"
+for kb in $badkeys; do
+	OKOF_DIR=$V run get --default 0 "$kb"; expect "--default on corrupt record $kb" 3
+	check "--default on corrupt $kb: not the default" not grep -qx 0 "$T/out"
+done
+echo junk >"$bucket/stray-file"; chmod 600 "$bucket/stray-file"
+OKOF_DIR=$V run verify -q;	check "verify counts stray files apart" \
+	test "$st:$(cat "$T/err")" = "3:okof: verify found 2 bad records and 1 stray file in '$V'"
+rm "$bucket/stray-file"
 rm "$f1" "$f2"
 OKOF_DIR=$V run verify;		expect "a temp file alone is not damage" 0
 check "temp file still reported" grep -q '^temp ' "$T/out"
@@ -664,11 +715,29 @@ run keygen "$T/key1";		expect "keygen" 0 ""
 check "key file mode 0600" test "$(stat -c %a "$T/key1")" = 600
 check "key file 32 bytes" test "$(stat -c %s "$T/key1")" = 32
 run keygen "$T/key2";		expect "keygen another" 0 ""
-not() { ! "$@"; }
 check "two keys differ" not cmp -s "$T/key1" "$T/key2"
 cp "$T/key1" "$T/key1.copy"
 run keygen "$T/key1";		expect "keygen refuses to overwrite" 3
 check "key file untouched" cmp -s "$T/key1" "$T/key1.copy"
+check "key file mode untouched" test "$(stat -c %a "$T/key1")" = 600
+echo "not a key" >"$T/notkey"; chmod 644 "$T/notkey"; cp -p "$T/notkey" "$T/notkey.copy"
+run keygen "$T/notkey";		expect "keygen refuses any existing file" 3
+check "existing file: bytes untouched" cmp -s "$T/notkey" "$T/notkey.copy"
+check "existing file: mode untouched" test "$(stat -c %a "$T/notkey")" = 644
+check "keygen left no temp file beside it" test -z "$(find "$T" -maxdepth 1 -name '.tmp-*')"
+(umask 022 && "$OKOF" keygen "$T/kg/a/b/key") >"$T/out" 2>"$T/err"; st=$?
+expect "keygen makes missing parents" 0 ""
+check "parents made, each 0700" test "$(stat -c %a "$T/kg" "$T/kg/a" "$T/kg/a/b" | sort -u)" = 700
+check "new key file 0600" test "$(stat -c %a "$T/kg/a/b/key")" = 600
+check "new key file 32 bytes" test "$(stat -c %s "$T/kg/a/b/key")" = 32
+check "new key file: nothing else in its directory" test "$(ls -A "$T/kg/a/b")" = key
+check "keygen of the new key differs from the others" not cmp -s "$T/kg/a/b/key" "$T/key1"
+cp "$T/kg/a/b/key" "$T/newkey.copy"
+run keygen "$T/kg/a/b/key";	expect "keygen refuses the new key too" 3
+check "new key untouched" cmp -s "$T/kg/a/b/key" "$T/newkey.copy"
+check "refused keygen: no temp file left" test "$(ls -A "$T/kg/a/b")" = key
+printf x | OKOF_DIR=$T/withnewkey "$OKOF" -k "$T/kg/a/b/key" put k
+OKOF_DIR=$T/withnewkey run -k "$T/kg/a/b/key" get k; expect "the new key works" 0 "x"
 run -d "$X" init --encrypt;	expect "init --encrypt without a secret" 3
 check "nothing created without a secret" test ! -e "$X"
 run -d "$X" -k "$T/key1" init --encrypt; expect "init --encrypt" 0 ""
@@ -697,6 +766,35 @@ OKOF_DIR=$X run -k "$T/key1" put HUSHKEY-7d2e HUSHVALUE-argv; expect "argv value
 run -d "$T/enc-new" -k "$T/key1" put k v; expect "argv value refused on a new store" 2
 after=$(find "$X" | sort | xargs stat -c '%n %s %Y' 2>/dev/null | md5sum)
 check "refused commands wrote nothing" test "$before" = "$after"
+# A secret for a plain store: every write of a value refused, reads fine.
+P="$T/plainsec"
+OKOF_DIR=$P "$OKOF" put pk plainvalue
+OKOF_DIR=$P "$OKOF" put pc 41
+printf '{"key":"ik","value":"iv"}\n' >"$T/imp.jsonl"
+pbefore=$(find "$P" | sort | xargs stat -c '%n %s %Y %i' | md5sum)
+for how in flag env; do
+	if [ $how = flag ]; then sec=(-k "$T/key1"); else sec=(); export OKOF_KEY_FILE=$T/key1; fi
+	OKOF_DIR=$P run "${sec[@]}" put pk sealed?; expect "$how secret, plain store: put argv" 3 ""
+	err_has "$how: put says the store is not encrypted" "store is not encrypted"
+	OKOF_DIR=$P runin "$T/v1" "${sec[@]}" put pk; expect "$how secret, plain store: put stdin" 3 ""
+	OKOF_DIR=$P runin "$T/v1" "${sec[@]}" put newkey; expect "$how secret, plain store: put of a new key" 3 ""
+	OKOF_DIR=$P run "${sec[@]}" put --if-absent newkey v; expect "$how secret, plain store: put --if-absent" 3 ""
+	OKOF_DIR=$P run "${sec[@]}" incr pc; expect "$how secret, plain store: incr prints nothing" 3 ""
+	err_has "$how: incr says the store is not encrypted" "store is not encrypted"
+	OKOF_DIR=$P runin "$T/imp.jsonl" "${sec[@]}" import; expect "$how secret, plain store: import" 3 ""
+	err_has "$how: import says the store is not encrypted" "store is not encrypted"
+	OKOF_DIR=$P run "${sec[@]}" get pk; expect "$how secret, plain store: get works" 0 "plainvalue"
+	OKOF_DIR=$P run "${sec[@]}" list; expect "$how secret, plain store: list works" 0 "$(printf 'pc\npk')"
+	OKOF_DIR=$P run "${sec[@]}" verify; expect "$how secret, plain store: verify works" 0 ""
+	unset OKOF_KEY_FILE
+done
+pafter=$(find "$P" | sort | xargs stat -c '%n %s %Y %i' | md5sum)
+check "secret on a plain store: nothing written" test "$pbefore" = "$pafter"
+OKOF_DIR=$P run get pk;		expect "plain value intact" 0 "plainvalue"
+OKOF_DIR=$P run incr pc;	expect "without the secret incr works" 0 "42"
+printf 'v' | OKOF_DIR=$T/newsealed "$OKOF" -k "$T/key1" put k
+OKOF_DIR=$T/newsealed run -k "$T/key1" stat k
+check "a secret for a new store still seals it" grep -qx 'encrypted: yes' "$T/out"
 K1="-k $T/key1"
 OKOF_DIR=$X "$OKOF" $K1 put --ttl 1h HUSHTTL-5a5a <"$T/v1"
 OKOF_DIR=$X "$OKOF" $K1 put HUSHBIG-0c0c <"$T/big"

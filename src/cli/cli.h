@@ -32,6 +32,7 @@ enum {
 	O_QUIET,
 	O_VERBOSE,
 	O_ENCRYPT,
+	O_DEFAULT,
 	O_COUNT
 };
 

@@ -169,11 +169,11 @@ cmd_get(struct cli *c)
 		return rc;
 	if ((rc = open_store(c, &s, 0, NULL)) != 0)
 		return rc;
-	if (!s)
-		return EX_ABSENT;
-	rc = okof_get_open(s, key, klen, &r);
+	rc = s ? okof_get_open(s, key, klen, &r) : OKOF_ENOTFOUND;
 	if (rc == OKOF_ENOTFOUND) {
-		rc = EX_ABSENT;
+		/* Absent or expired, and only that: damage stays exit 3. */
+		const char *def = c->val[O_DEFAULT];
+		rc = def ? out_write(def, strlen(def)) : EX_ABSENT;
 		goto out;
 	}
 	if (rc < 0) {
@@ -221,6 +221,14 @@ cmd_del(struct cli *c)
 	okof_store *s = NULL;
 	int rc, status = EX_OK;
 
+	/* As rm -f: nothing to delete is fine with -f (xargs -0 okof del -f
+	 * runs it once even when nothing matched), a usage error without. */
+	if (c->nargs == 0 && !c->set[O_FORCE]) {
+		msg("usage: okof del [-f] KEY... (-f: no KEY is fine)");
+		return EX_USAGE;
+	}
+	if (c->nargs == 0)
+		return EX_OK;
 	for (int i = 0; i < c->nargs; i++)
 		if ((rc = check_key_arg(c->args[i])) != 0)
 			return rc;
@@ -602,7 +610,7 @@ cmd_completion(struct cli *c)
 struct walk_out {
 	struct cli *c;
 	struct progress prog;
-	int quiet, verbose, bad, err;
+	int quiet, verbose, bad, stray, err;
 };
 
 /* One line about an item: "KIND FILE: DETAIL (key 'KEY')". */
@@ -639,7 +647,7 @@ on_verify(void *ctx, const struct okof_item *it)
 			rc = item_line(o, "bad", it, it->detail);
 		break;
 	case OKOF_ITEM_STRAY:
-		o->bad++;
+		o->stray++;
 		if (!o->quiet)
 			rc = item_line(o, "stray", it, "not an okof file");
 		break;
@@ -675,7 +683,7 @@ walk_command(struct cli *c, struct walk_out *o, const char *name,
 	else if (rc < 0)
 		rc = report(c, s, name, NULL, 0, rc);
 	else
-		rc = o->bad ? EX_FAIL : EX_OK;
+		rc = o->bad || o->stray ? EX_FAIL : EX_OK;
 	okof_close(s);
 	return rc;
 }
@@ -684,8 +692,23 @@ static int
 cmd_verify(struct cli *c)
 {
 	struct walk_out o = {.c = c, .quiet = c->set[O_QUIET]};
+	int rc = walk_command(c, &o, "verify", okof_verify, on_verify);
 
-	return walk_command(c, &o, "verify", okof_verify, on_verify);
+	/* The one line on standard error that every failure gets, after
+	 * the per-record lines: a cron mail shows it even with -q. */
+	if (rc == EX_FAIL && !o.err && (o.bad || o.stray)) {
+		char what[96];
+		int n = 0;
+		if (o.bad)
+			n = snprintf(what, sizeof what, "%d bad record%s",
+				     o.bad, o.bad == 1 ? "" : "s");
+		if (o.stray)
+			snprintf(what + n, sizeof what - (size_t)n,
+				 "%s%d stray file%s", o.bad ? " and " : "",
+				 o.stray, o.stray == 1 ? "" : "s");
+		msg("verify found %s in '%s'", what, c->dir);
+	}
+	return rc;
 }
 
 static int
@@ -767,6 +790,10 @@ static const struct cli_opt put_opts[] = {
 	{"ttl", 0, 1, O_TTL},
 	{NULL, 0, 0, 0},
 };
+static const struct cli_opt get_opts[] = {
+	{"default", 0, 1, O_DEFAULT},
+	{NULL, 0, 0, 0},
+};
 static const struct cli_opt del_opts[] = {
 	{"force", 'f', 0, O_FORCE},
 	{"no-sync", 0, 0, O_NOSYNC},
@@ -805,10 +832,10 @@ static const struct cli_opt no_opts[] = {
 static const struct cmd commands[] = {
 	{"backup", cmd_backup, no_opts, 1, 1, "DEST", 0},
 	{"completion", cmd_completion, no_opts, 1, 1, "SHELL", 0},
-	{"del", cmd_del, del_opts, 1, -1, "KEY...", 0},
+	{"del", cmd_del, del_opts, 0, -1, "[-f] KEY...", 0},
 	{"export", cmd_export, no_opts, 0, 0, "", 0},
 	{"gc", cmd_gc, gc_opts, 0, 0, "", 0},
-	{"get", cmd_get, no_opts, 1, 1, "KEY", 0},
+	{"get", cmd_get, get_opts, 1, 1, "KEY", 0},
 	{"has", cmd_has, no_opts, 1, 1, "KEY", 0},
 	{"import", cmd_import, no_opts, 0, 0, "", 0},
 	{"incr", cmd_incr, nosync_opts, 1, 2, "KEY [DELTA]", 1},
