@@ -188,6 +188,105 @@ run -h;			check "-h exit 0" test $st = 0
 run --version;		expect "--version" 0 "okof 0.1.0"
 run -V;			expect "-V" 0 "okof 0.1.0"
 run get k --bogus;	expect "unknown option after operand" 2
+run put k v --ttl 1h --ttl 2h
+check "option given twice: one wording" test "$(cat "$T/err")" = "okof: option '--ttl' given twice"
+run -d "$T/a" get -d "$T/b" k
+check "global option given twice: the same wording" test "$(cat "$T/err")" = "okof: option '--dir' given twice"
+
+# --- help ----------------------------------------------------------------
+# Every command's options, as the contract and okof(1) list them.
+declare -A want_opts=(
+	[backup]="" [completion]="" [del]="-f --force --no-sync" [export]=""
+	[gc]="-v --verbose" [get]="--default" [has]="" [help]="" [import]=""
+	[incr]="--no-sync" [init]="--encrypt --compress-threshold" [keygen]=""
+	[list]="-0 --null -l --long" [put]="--if-absent --ttl --no-sync"
+	[stat]="--json" [verify]="-q --quiet"
+)
+store_cmds=" backup del export gc get has import incr init list put stat verify "
+for cmd in "${!want_opts[@]}"; do
+	run help "$cmd";	expect "help $cmd" 0
+	cp "$T/out" "$T/help.$cmd"
+	check "help $cmd: the synopsis first" grep -q "^usage: okof $cmd\b" "$T/help.$cmd"
+	check "help $cmd: one example" test "$(grep -c "^example: .*okof .*$cmd\b" "$T/help.$cmd")" = 1
+	want=${want_opts[$cmd]}
+	case $store_cmds in *" $cmd "*) want="$want -d --dir -k --key-file" ;; esac
+	want="$want -h --help"
+	for o in $want; do
+		check "help $cmd lists $o" grep -Eq -- "^  (-., )?$o\b|^  $o, " "$T/help.$cmd"
+	done
+	# ... and nothing the command does not take.
+	for o in $(grep -Eo -- '^  (-[a-zA-Z0-9], )?--[a-z-]+' "$T/help.$cmd" | tr -d ','); do
+		case " $want -V --version " in *" $o "*) ok ;; *) bad "help $cmd lists $o, which it does not take" ;; esac
+	done
+	run "$cmd" --help;	expect "$cmd --help" 0
+	check "$cmd --help is help $cmd" cmp -s "$T/out" "$T/help.$cmd"
+	run "$cmd" -h;		expect "$cmd -h" 0
+	check "$cmd -h is help $cmd" cmp -s "$T/out" "$T/help.$cmd"
+done
+run put k --help;	check "put KEY --help is help too, and stores nothing" test $st = 0 -a "$(OKOF_DIR=$OKOF_DIR "$OKOF" get k)" = line
+run help;		expect "help" 0
+cp "$T/out" "$T/help.all"
+run --help;		expect "--help" 0
+check "--help is help" cmp -s "$T/out" "$T/help.all"
+run -h;			check "-h is help" cmp -s "$T/out" "$T/help.all"
+for cmd in "${!want_opts[@]}" lock cache watch; do
+	if [ "$cmd" = lock ] || [ "$cmd" = cache ] || [ "$cmd" = watch ]; then
+		"$OKOF" help "$cmd" >/dev/null 2>&1 || continue
+	fi
+	check "the overview lists $cmd" grep -q "^  $cmd\b" "$T/help.all"
+done
+check "help fits 80 columns" test -z "$(cat "$T"/help.* | awk 'length > 80')"
+run help nosuch;	expect "help of an unknown command" 2
+check "help nosuch: no suggestion" test "$(cat "$T/err")" = "okof: unknown command 'nosuch' (see 'okof help')"
+run help get put;	expect "help of two commands" 2
+for typo in gte:get lst:list verfy:verify exprot:export imprt:import gett:get; do
+	run "${typo%%:*}" k;	expect "unknown command ${typo%%:*}" 2
+	check "${typo%%:*}: did you mean '${typo#*:}'?" \
+		test "$(cat "$T/err")" = "okof: unknown command '${typo%%:*}' (did you mean '${typo#*:}'?)"
+done
+run help gte;		check "help gte suggests get" grep -qF "(did you mean 'get'?)" "$T/err"
+for far in frob x hel zzzzzz putgetdel; do # hel: as near del as help
+	run "$far";	expect "unknown command $far" 2
+	check "$far: no suggestion" not grep -q 'did you mean' "$T/err"
+done
+run del;		check "usage error names the synopsis" grep -qF "okof: usage: okof del [-f] [--no-sync] KEY... (see 'okof help del')" "$T/err"
+
+# --- standard output closed at start ---------------------------------------
+# runc ARGS...: runs okof with standard output closed.
+runc() {
+	$VALGRIND "$OKOF" "$@" >&- 2>"$T/err"
+	st=$?
+	: >"$T/out"
+	unvalgrind
+}
+cbad="okof: cannot write to standard output: Bad file descriptor"
+run put cv hello; run put cempty ""; run put cn 5
+for args in "get cv" "get --default 0 absent" "list" "list c" "stat cv" "export" \
+	"completion bash" "help" "help get" "get --help" "--help" "--version" "incr cn" "incr cnew"; do
+	runc $args;	expect "closed stdout: $args" 3
+	check "closed stdout: $args: says so, as cat does" test "$(cat "$T/err")" = "$cbad"
+done
+run get cn;		expect "incr with closed stdout changed nothing" 0 "5"
+run has cnew;		expect "incr with closed stdout created nothing" 1
+runc get absent;	expect "closed stdout: get of an absent key has nothing to write" 1
+runc get cempty;	expect "closed stdout: get of an empty value, as cat of an empty file" 0
+runc list nomatch;	expect "closed stdout: list with nothing to list" 0
+runc verify;		expect "closed stdout: verify of a sound store" 0
+runc put cv2 there;	expect "closed stdout: put works" 0
+run get cv2;		expect "closed stdout: put stored" 0 "there"
+runc del cv2;		expect "closed stdout: del works" 0
+run has cv2;		expect "closed stdout: del deleted" 1
+"$OKOF" get cv >&- 2>&-; st=$?
+check "closed stdout and stderr: exit 3 still" test $st = 3
+G="$T/gcclosed"
+OKOF_DIR=$G "$OKOF" put --ttl 1 gone x
+OKOF_DIR=$G "$OKOF" put stays x
+sleep 2
+nrec=$(find "$G" -type f | wc -l)
+OKOF_DIR=$G runc gc -v;	expect "closed stdout: gc -v fails" 3
+check "closed stdout: gc -v removed nothing" test "$(find "$G" -type f | wc -l)" = "$nrec"
+OKOF_DIR=$G runc gc;	expect "closed stdout: gc without -v works" 0
+check "closed stdout: gc removed the expired record" test "$(find "$G" -type f | wc -l)" = $((nrec - 1))
 run get;		expect "get without key" 2
 run has a b;		expect "has with two keys" 2
 
@@ -572,6 +671,23 @@ for k in plain binval big bigtext emptyval "é€𝄞"; do
 	OKOF_DIR=$E2 run get "$k"
 	expect_out "round trip of '$k'" "$T/v_a"
 done
+# The meter ticks as a large record streams, not every 64 records: with
+# a reader that waits, one export of a few records draws on a terminal.
+if command -v script >/dev/null; then
+	OKOF_DIR=$E "$OKOF" export >"$T/export.plain" 2>"$T/err"
+	check "export: no meter when standard error is not a terminal" test ! -s "$T/err"
+	printf '%s\n' "OKOF_DIR='$E' '$OKOF' export | { sleep 1; cat >'$T/export.tty'; }" >"$T/meter.sh"
+	script -qec "bash '$T/meter.sh'" /dev/null >"$T/meter.out" 2>&1
+	check "export: the meter draws during a large record on a terminal" \
+		grep -aq 'okof: export: [0-9]* records, [0-9.]* MiB' "$T/meter.out"
+	check "export: the meter is erased at the end" \
+		test "$(tail -c 4 "$T/meter.out" | od -An -c | tr -d ' ')" = '\r033[K'
+	check "export: the meter leaves standard output alone" cmp -s "$T/export.tty" "$T/export.plain"
+	OKOF_DIR=$E "$OKOF" export 2>"$T/err" | { sleep 1; cat >/dev/null; }
+	check "export: no meter into a file, however long it takes" test ! -s "$T/err"
+else
+	echo "skip: progress meter tests need script(1)"
+fi
 OKOF_DIR=$E run stat withttl; grep expires "$T/out" >"$T/e1"
 OKOF_DIR=$E2 run stat withttl; grep expires "$T/out" >"$T/e2"
 check "round trip keeps the expiry" cmp -s "$T/e1" "$T/e2"
