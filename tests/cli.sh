@@ -549,6 +549,23 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && id nobody >/dev/null 2
 	# A store that belongs to someone else.
 	asn env OKOF_DIR="$OKOF_DIR" "$OKOF" get k >"$T/out" 2>"$T/err"; st=$?
 	expect "store owned by another user" 3
+	# Below a directory one may enter but not read (mode 0711, as home
+	# directories often are): the store is made all the same.
+	R="$T/r711"
+	mkdir -m 711 "$R"
+	mkdir -m 700 "$R/d"
+	chown nobody "$R/d"
+	check "setup: nobody cannot read $R" not asn ls "$R" 2>/dev/null
+	asn env OKOF_DIR="$R/d/sub/store" "$OKOF" put k v711 >"$T/out" 2>"$T/err"; st=$?
+	expect "put below a 0711 directory" 0 ""
+	asn env OKOF_DIR="$R/d/sub/store" "$OKOF" get k >"$T/out" 2>"$T/err"; st=$?
+	expect "get below a 0711 directory" 0 "v711"
+	check "the new directories: nobody's, 0700" \
+		test "$(stat -c '%U %a' "$R/d/sub" "$R/d/sub/store" | sort -u)" = "nobody 700"
+	asn "$OKOF" keygen "$R/d/keys/k" >"$T/out" 2>"$T/err"; st=$?
+	expect "keygen below a 0711 directory" 0 ""
+	check "that key: nobody's, 0600, 32 bytes" \
+		test "$(stat -c '%U %a %s' "$R/d/keys/k")" = "nobody 600 32"
 else
 	echo "skip: permission tests need root, setpriv and user nobody"
 fi
