@@ -252,6 +252,7 @@ enum okof_item_kind {
 	OKOF_ITEM_STRAY,   /* a file okof did not make */
 	OKOF_ITEM_EXPIRED, /* gc: an expired record, removed */
 	OKOF_ITEM_REMOVED, /* gc: a temp file, removed */
+	OKOF_ITEM_COPYING, /* backup: bytes more of a record copied */
 };
 
 struct okof_item {
@@ -326,7 +327,10 @@ int okof_get_rewind(okof_reader *r);
  * is a consistent copy) or, across filesystems, copied and fsynced.
  * The metadata file is published last, after everything else is
  * durable, so an interrupted backup is never mistaken for a store.  fn
- * (may be NULL) hears of each record copied (OKOF_ITEM_OK).  Returns 0,
+ * (may be NULL) hears of each record copied (OKOF_ITEM_OK, bytes: its
+ * value's length) and, while a record is copied byte by byte, of every
+ * piece of its file written (OKOF_ITEM_COPYING, bytes: that piece), so
+ * that a progress meter moves during a large record.  Returns 0,
  * -EEXIST if dest is not empty, or an error.
  */
 int okof_backup(okof_store *s, const char *dest, okof_item_fn fn, void *ctx);

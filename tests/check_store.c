@@ -404,6 +404,91 @@ START_TEST(secret_on_plain_store)
 }
 END_TEST
 
+/* What a backup told its callback, record by record. */
+struct heard {
+	int ok, copying, order_bad, stop;
+	uint64_t copied, copied_now;
+};
+
+static int
+hear_backup(void *ctx, const struct okof_item *it)
+{
+	struct heard *h = ctx;
+
+	if (it->kind == OKOF_ITEM_COPYING) {
+		h->copying++;
+		h->copied += it->bytes;
+		h->copied_now += it->bytes;
+		if (it->key == NULL || it->bytes == 0 || it->bytes > 65536)
+			h->order_bad++;
+		return h->stop && h->copying == h->stop ? -ECANCELED : 0;
+	}
+	if (it->kind != OKOF_ITEM_OK)
+		h->order_bad++;
+	h->ok++;
+	h->copied_now = 0;
+	return 0;
+}
+
+START_TEST(backup_copy_reports_progress)
+{
+	size_t len = 5 * OKOF_CHUNK_SIZE + 7;
+	unsigned char *data = malloc(len);
+	char *back = malloc(len), dest[4096], file[4200];
+	struct heard h = {0};
+	struct stat a, b;
+	okof_store *t;
+	size_t n;
+
+	/* Across filesystems, so that records are copied, not linked. */
+	if (stat(dir, &a) != 0 || stat("/dev/shm", &b) != 0 ||
+	    a.st_dev == b.st_dev) {
+		free(data);
+		free(back);
+		return; /* nowhere to copy to here */
+	}
+	fill_data(data, len, 0, 7);
+	ck_assert_int_eq(okof_put(s, "big", 3, data, len, NULL), 0);
+	ck_assert_int_eq(okof_put(s, "small", 5, "v", 1, NULL), 0);
+	snprintf(dest, sizeof dest, "/dev/shm/okof-check-bk-%d", (int)getpid());
+	ck_assert_int_eq(okof_backup(s, dest, hear_backup, &h), 0);
+	ck_assert_int_eq(h.ok, 2);
+	ck_assert_int_eq(h.order_bad, 0);
+	ck_assert_int_ge(h.copying, 7); /* big: 6 pieces at least */
+	/* The pieces add up to the record files, byte for byte. */
+	uint64_t files = 0;
+	okof_store *u;
+	ck_assert_int_eq(okof_open(&u, dest, 0, NULL, NULL), 0);
+	for (int i = 0; i < 2; i++) {
+		const char *k = i ? "small" : "big";
+		struct rec_name nm;
+		store_name(u, k, strlen(k), &nm);
+		snprintf(file, sizeof file, "%s/%s/%s", dest, nm.bucket,
+			 nm.file);
+		ck_assert_int_eq(stat(file, &b), 0);
+		files += (uint64_t)b.st_size;
+	}
+	okof_close(u);
+	ck_assert_uint_eq(h.copied, files);
+	ck_assert_int_eq(okof_open(&t, dest, 0, NULL, NULL), 0);
+	okof_store *keep = s;
+	s = t;
+	ck_assert_int_eq(get_all("big", back, len, &n), 0);
+	ck_assert_uint_eq(n, len);
+	ck_assert(memcmp(back, data, len) == 0);
+	s = keep;
+	okof_close(t);
+	remove_tree(dest);
+	/* A callback that stops the copy stops the backup with its code. */
+	struct heard stop = {.stop = 2};
+	ck_assert_int_eq(okof_backup(s, dest, hear_backup, &stop),
+			 -ECANCELED);
+	remove_tree(dest);
+	free(data);
+	free(back);
+}
+END_TEST
+
 Suite *
 store_suite(void)
 {
@@ -423,6 +508,7 @@ store_suite(void)
 	tcase_add_test(tc, settings);
 	tcase_add_test(tc, streams_from_fd);
 	tcase_add_test(tc, secret_on_plain_store);
+	tcase_add_test(tc, backup_copy_reports_progress);
 	suite_add_tcase(su, tc);
 	return su;
 }

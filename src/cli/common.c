@@ -262,7 +262,6 @@ out_write(const void *p, size_t n)
 
 	if (cli_stdout_closed && n > 0)
 		return closed_stdout();
-
 	while (n > 0) {
 		ssize_t w = write(STDOUT_FILENO, b, n);
 		if (w < 0 && errno == EINTR)

@@ -541,10 +541,25 @@ fail:
 	return rc;
 }
 
+/* The meter of a backup: records, and the bytes of those copied (not
+ * linked) as they are written. */
+struct backup_meter {
+	struct progress prog;
+	int copying; /* the current record is being copied */
+};
+
 static int
 on_backup(void *ctx, const struct okof_item *it)
 {
-	progress_tick(ctx, 1, it->bytes);
+	struct backup_meter *m = ctx;
+
+	if (it->kind == OKOF_ITEM_COPYING) {
+		m->copying = 1;
+		progress_tick(&m->prog, 0, it->bytes);
+	} else {
+		progress_tick(&m->prog, 1, m->copying ? 0 : it->bytes);
+		m->copying = 0;
+	}
 	return 0;
 }
 
@@ -552,7 +567,7 @@ static int
 cmd_backup(struct cli *c)
 {
 	const char *dest = c->args[0];
-	struct progress prog;
+	struct backup_meter m = {0};
 	okof_store *s = NULL;
 	int rc;
 
@@ -562,9 +577,9 @@ cmd_backup(struct cli *c)
 		msg("cannot back up '%s': no store there", c->dir);
 		return EX_FAIL;
 	}
-	progress_init(&prog, "backup");
-	rc = okof_backup(s, dest, on_backup, &prog);
-	progress_done(&prog);
+	progress_init(&m.prog, "backup");
+	rc = okof_backup(s, dest, on_backup, &m);
+	progress_done(&m.prog);
 	if (rc == -EEXIST) {
 		msg("cannot back up to '%s': it exists and is not empty", dest);
 		rc = EX_FAIL;

@@ -51,11 +51,11 @@ int
 okof_import_begin(okof_store *s, okof_import **out)
 {
 	okof_import *im;
-	int fd;
+	int fd, rc;
 
 	*out = NULL;
-	if ((fd = store_check_sealed(s)) < 0)
-		return fd;
+	if ((rc = store_check_sealed(s)) < 0)
+		return rc;
 	im = calloc(1, sizeof *im);
 	if (!im)
 		return -ENOMEM;
