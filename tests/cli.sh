@@ -236,6 +236,14 @@ for cmd in "${!want_opts[@]}" lock cache watch; do
 	check "the overview lists $cmd" grep -q "^  $cmd\b" "$T/help.all"
 done
 check "help fits 80 columns" test -z "$(cat "$T"/help.* | awk 'length > 80')"
+# Every command the overview lists (those added later too) has help of
+# the same shape: synopsis, what it does, options, one example.
+for cmd in $(sed -n 's/^  \([a-z]*\)\( .*\)*$/\1/p' "$T/help.all" | sed -n '/^[a-z]/p'); do
+	[ -n "${want_opts[$cmd]+x}" ] && continue
+	run help "$cmd";	expect "help $cmd (listed in the overview)" 0
+	check "help $cmd: synopsis, options, one example" test \
+		"$(grep -c "^usage: okof $cmd\b" "$T/out"),$(grep -c '^options:$' "$T/out"),$(grep -c '^example: ' "$T/out")" = 1,1,1
+done
 run help nosuch;	expect "help of an unknown command" 2
 check "help nosuch: no suggestion" test "$(cat "$T/err")" = "okof: unknown command 'nosuch' (see 'okof help')"
 run help get put;	expect "help of two commands" 2

@@ -950,8 +950,12 @@ print_usage(const struct cmd *cmd, int version)
 		ob_str(&b, "okof " OKOF_VERSION "\n");
 	} else if (cmd) {
 		const char *h = cmd->help, *desc = h + synopsis_len(cmd) + 1;
-		const char *opts = strchr(desc, '\n') + 1;
-		const char *ex = strstr(desc, "\nexample:") + 1;
+		const char *end = desc + strlen(desc);
+		const char *opts = strchr(desc, '\n');
+		const char *ex = strstr(desc, "\nexample:");
+		/* A row that breaks the rule still prints, only worse. */
+		opts = opts ? opts + 1 : end;
+		ex = ex ? ex + 1 : end;
 		ob_fmt(&b, "usage: okof %s%s%.*s\n", cmd->name,
 		       synopsis_len(cmd) ? " " : "", synopsis_len(cmd), h);
 		ob_bytes(&b, desc, (size_t)(opts - desc));
