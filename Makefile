@@ -124,7 +124,7 @@ check: $(BIN) $(TESTS) $(BUILD)/maxrss
 	OKOF=./$(BIN) VALGRIND="$(VALGRIND)" MAXRSS=$(BUILD)/maxrss \
 		bash tests/cli.sh
 	OKOF=./$(BIN) python3 tests/roundtrip.py
-	MODEL_SKIP=default,delf-nokeys OKOF=./$(BIN) python3 tests/model.py
+	OKOF=./$(BIN) python3 tests/model.py
 
 # Slow: values beyond 4 GiB, kill loops.  Run by .ci/run.
 check-big: $(BIN) $(BUILD)/maxrss

@@ -71,6 +71,7 @@ enum {
 	OKOF_EOVERFLOW = -30787,  /* incr: the result does not fit 64 bits */
 	OKOF_ENEEDSECRET = -30786, /* the store is encrypted; no secret given */
 	OKOF_EBADSECRET = -30785,  /* the secret is not this store's */
+	OKOF_EPLAIN = -30784,	   /* a secret given, but the store is plain */
 	OKOF_EFSTYPE = -30780,	   /* a filesystem that cannot keep the guarantees */
 };
 
@@ -120,7 +121,12 @@ int okof_keygen(const char *path);
  * secret (OKOF_SECRET_BYTES, or NULL) is needed for an encrypted store:
  * without it OKOF_ENEEDSECRET, with the wrong one OKOF_EBADSECRET, both
  * before any record is read or written.  A new store is encrypted when
- * settings ask for it or a secret is given.  The library keeps only
+ * settings ask for it or a secret is given.  A secret given for an
+ * existing store that is not encrypted opens it for reading as usual,
+ * but every function that would write a value into it (okof_put,
+ * okof_put_fd, okof_incr, okof_import_begin) refuses with OKOF_EPLAIN
+ * before it writes anything: whoever holds a secret believes the values
+ * are sealed, so plaintext is never written silently.  The library keeps only
  * subkeys derived from it, in locked memory that okof_close() wipes; the
  * caller wipes its copy.
  *
@@ -160,7 +166,7 @@ struct okof_put_opts {
 /*
  * Stores val/vlen under key/klen.  opts may be NULL (durable, overwrite,
  * no expiry).  Returns 0, OKOF_EEXIST (if_absent and the key exists),
- * OKOF_EBADKEY, OKOF_EDIRSYNC (the new value is published but the final
+ * OKOF_EBADKEY, OKOF_EPLAIN (see okof_open), OKOF_EDIRSYNC (the new value is published but the final
  * directory fsync failed: durability unknown) or another error, in which
  * case the previous value is intact.
  */
@@ -234,7 +240,8 @@ int okof_del(okof_store *s, const char *key, size_t klen, int no_sync);
  * accepted in the stored value.  The read-modify-write holds the
  * bucket's exclusive lock, so concurrent increments never lose an
  * update.  Returns 0 with *out set, OKOF_ENOTINT, OKOF_EOVERFLOW (the
- * value is left alone), OKOF_EDIRSYNC or another error.
+ * value is left alone), OKOF_EPLAIN (see okof_open), OKOF_EDIRSYNC or
+ * another error.
  */
 int okof_incr(okof_store *s, const char *key, size_t klen, int64_t delta,
 	      int no_sync, int64_t *out);
@@ -248,6 +255,7 @@ enum okof_item_kind {
 	OKOF_ITEM_STRAY,   /* a file okof did not make */
 	OKOF_ITEM_EXPIRED, /* gc: an expired record, removed */
 	OKOF_ITEM_REMOVED, /* gc: a temp file, removed */
+	OKOF_ITEM_COPYING, /* backup: bytes more of a record copied */
 };
 
 struct okof_item {
@@ -293,6 +301,8 @@ int okof_gc(okof_store *s, okof_item_fn fn, void *ctx);
  */
 typedef struct okof_import okof_import;
 
+/* 0 with *out set, OKOF_EPLAIN (see okof_open; nothing staged) or an
+ * error. */
 int okof_import_begin(okof_store *s, okof_import **out);
 
 /* Stages one record.  0, OKOF_EBADKEY or an error. */
@@ -320,7 +330,10 @@ int okof_get_rewind(okof_reader *r);
  * is a consistent copy) or, across filesystems, copied and fsynced.
  * The metadata file is published last, after everything else is
  * durable, so an interrupted backup is never mistaken for a store.  fn
- * (may be NULL) hears of each record copied (OKOF_ITEM_OK).  Returns 0,
+ * (may be NULL) hears of each record copied (OKOF_ITEM_OK, bytes: its
+ * value's length) and, while a record is copied byte by byte, of every
+ * piece of its file written (OKOF_ITEM_COPYING, bytes: that piece), so
+ * that a progress meter moves during a large record.  Returns 0,
  * -EEXIST if dest is not empty, or an error.
  */
 int okof_backup(okof_store *s, const char *dest, okof_item_fn fn, void *ctx);

@@ -423,6 +423,162 @@ START_TEST(streams_from_fd)
 }
 END_TEST
 
+/* Counts what okof_verify finds that is not a good record. */
+static int
+count_not_ok(void *ctx, const struct okof_item *it)
+{
+	if (it->kind != OKOF_ITEM_OK)
+		(*(int *)ctx)++;
+	return 0;
+}
+
+START_TEST(secret_on_plain_store)
+{
+	unsigned char secret[OKOF_SECRET_BYTES] = {1, 2, 3};
+	struct okof_keys keys;
+	okof_store *t;
+	okof_import *im = (okof_import *)&im; /* must come back NULL */
+	int64_t v = 0;
+	char buf[16];
+	size_t n;
+	int p[2], junk = 0;
+
+	ck_assert_int_eq(okof_put(s, "k", 1, "7", 1, NULL), 0);
+	ck_assert_int_eq(okof_open(&t, dir, 0, NULL, secret), 0);
+	ck_assert(!okof_encrypted(t));
+	/* Reads work as usual. */
+	okof_reader *r;
+	const void *q;
+	ck_assert_int_eq(okof_get_open(t, "k", 1, &r), 0);
+	ck_assert_int_eq(okof_get_read(r, &q, &n), 1);
+	ck_assert(n == 1 && memcmp(q, "7", 1) == 0);
+	okof_get_close(r);
+	/* Every write of a value refuses, before it writes or reads. */
+	ck_assert_int_eq(okof_put(t, "k", 1, "8", 1, NULL), OKOF_EPLAIN);
+	ck_assert_int_eq(okof_put(t, "new", 3, "8", 1, NULL), OKOF_EPLAIN);
+	ck_assert_str_eq(okof_errpath(t), "meta");
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(write(p[1], "9", 1), 1);
+	close(p[1]);
+	ck_assert_int_eq(okof_put_fd(t, "k", 1, p[0], NULL), OKOF_EPLAIN);
+	ck_assert_int_eq(read(p[0], buf, sizeof buf), 1); /* not consumed */
+	close(p[0]);
+	ck_assert_int_eq(okof_incr(t, "k", 1, 1, 0, &v), OKOF_EPLAIN);
+	ck_assert_int_eq(okof_incr(t, "c", 1, 1, 0, &v), OKOF_EPLAIN);
+	ck_assert_int_eq(okof_import_begin(t, &im), OKOF_EPLAIN);
+	ck_assert_ptr_null(im);
+	ck_assert_str_eq(okof_strerror(OKOF_EPLAIN),
+			 "the store is not encrypted, but a secret was given");
+	okof_close(t);
+	/* Nothing was written: the one record, its value, no temp file. */
+	ck_assert_int_eq(get_all("k", buf, sizeof buf, &n), 0);
+	ck_assert(n == 1 && buf[0] == '7');
+	ck_assert_int_eq(okof_list(s, "", 0, &keys), 0);
+	ck_assert_uint_eq(keys.n, 1);
+	okof_keys_free(&keys);
+	ck_assert_int_eq(okof_verify(s, count_not_ok, &junk), 0);
+	ck_assert_int_eq(junk, 0);
+	/* Without the secret the same writes work. */
+	ck_assert_int_eq(okof_incr(s, "k", 1, 1, 0, &v), 0);
+	ck_assert_int_eq(v, 8);
+	/* A secret for a store that does not exist yet creates it sealed. */
+	char *d = make_tmpdir();
+	char sub[4096];
+	snprintf(sub, sizeof sub, "%s/new", d);
+	ck_assert_int_eq(okof_open(&t, sub, OKOF_CREATE, NULL, secret), 0);
+	ck_assert(okof_encrypted(t));
+	ck_assert_int_eq(okof_put(t, "k", 1, "v", 1, NULL), 0);
+	okof_close(t);
+	remove_tree(d);
+	free(d);
+}
+END_TEST
+
+/* What a backup told its callback, record by record. */
+struct heard {
+	int ok, copying, order_bad, stop;
+	uint64_t copied, copied_now;
+};
+
+static int
+hear_backup(void *ctx, const struct okof_item *it)
+{
+	struct heard *h = ctx;
+
+	if (it->kind == OKOF_ITEM_COPYING) {
+		h->copying++;
+		h->copied += it->bytes;
+		h->copied_now += it->bytes;
+		if (it->key == NULL || it->bytes == 0 || it->bytes > 65536)
+			h->order_bad++;
+		return h->stop && h->copying == h->stop ? -ECANCELED : 0;
+	}
+	if (it->kind != OKOF_ITEM_OK)
+		h->order_bad++;
+	h->ok++;
+	h->copied_now = 0;
+	return 0;
+}
+
+START_TEST(backup_copy_reports_progress)
+{
+	size_t len = 5 * OKOF_CHUNK_SIZE + 7;
+	unsigned char *data = malloc(len);
+	char *back = malloc(len), dest[4096], file[4200];
+	struct heard h = {0};
+	struct stat a, b;
+	okof_store *t;
+	size_t n;
+
+	/* Across filesystems, so that records are copied, not linked. */
+	if (stat(dir, &a) != 0 || stat("/dev/shm", &b) != 0 ||
+	    a.st_dev == b.st_dev) {
+		free(data);
+		free(back);
+		return; /* nowhere to copy to here */
+	}
+	fill_data(data, len, 0, 7);
+	ck_assert_int_eq(okof_put(s, "big", 3, data, len, NULL), 0);
+	ck_assert_int_eq(okof_put(s, "small", 5, "v", 1, NULL), 0);
+	snprintf(dest, sizeof dest, "/dev/shm/okof-check-bk-%d", (int)getpid());
+	ck_assert_int_eq(okof_backup(s, dest, hear_backup, &h), 0);
+	ck_assert_int_eq(h.ok, 2);
+	ck_assert_int_eq(h.order_bad, 0);
+	ck_assert_int_ge(h.copying, 7); /* big: 6 pieces at least */
+	/* The pieces add up to the record files, byte for byte. */
+	uint64_t files = 0;
+	okof_store *u;
+	ck_assert_int_eq(okof_open(&u, dest, 0, NULL, NULL), 0);
+	for (int i = 0; i < 2; i++) {
+		const char *k = i ? "small" : "big";
+		struct rec_name nm;
+		store_name(u, k, strlen(k), &nm);
+		snprintf(file, sizeof file, "%s/%s/%s", dest, nm.bucket,
+			 nm.file);
+		ck_assert_int_eq(stat(file, &b), 0);
+		files += (uint64_t)b.st_size;
+	}
+	okof_close(u);
+	ck_assert_uint_eq(h.copied, files);
+	ck_assert_int_eq(okof_open(&t, dest, 0, NULL, NULL), 0);
+	okof_store *keep = s;
+	s = t;
+	ck_assert_int_eq(get_all("big", back, len, &n), 0);
+	ck_assert_uint_eq(n, len);
+	ck_assert(memcmp(back, data, len) == 0);
+	s = keep;
+	okof_close(t);
+	remove_tree(dest);
+	/* A callback that stops the copy stops the backup with its code. */
+	struct heard stop = {.stop = 2};
+	ck_assert_int_eq(okof_backup(s, dest, hear_backup, &stop),
+			 -ECANCELED);
+	remove_tree(dest);
+	free(data);
+	free(back);
+}
+END_TEST
+
 Suite *
 store_suite(void)
 {
@@ -444,6 +600,8 @@ store_suite(void)
 	tcase_add_test(tc, del_waits_for_bucket_lock);
 	tcase_add_test(tc, incr_waits_for_bucket_lock);
 	tcase_add_test(tc, put_waits_for_bucket_lock);
+	tcase_add_test(tc, secret_on_plain_store);
+	tcase_add_test(tc, backup_copy_reports_progress);
 	suite_add_tcase(su, tc);
 	return su;
 }

@@ -84,6 +84,7 @@ check() {
 	shift
 	if "$@"; then ok; else st=-; bad "$desc"; fi
 }
+not() { ! "$@"; }
 # err_has DESC TEXT: the last stderr mentions TEXT.
 err_has() {
 	if grep -qF -- "$2" "$T/err"; then ok; else bad "$1: stderr lacks '$2'"; fi
@@ -115,6 +116,24 @@ run get bin;		expect_out "binary value with NUL bytes" "$T/bin"
 run has k;		expect "has present" 0 ""
 run has nope;		expect "has absent" 1 ""
 run get nope;		expect "get absent" 1 ""
+
+# --- get --default ---------------------------------------------------------
+run get --default 0 nope;	expect "--default on an absent key" 0 "0"
+check "--default adds nothing" test "$(od -An -c "$T/out" | tr -d ' ')" = 0
+run get --default "" nope;	expect "--default ''" 0 ""
+check "--default '' writes nothing" test ! -s "$T/out"
+run get --default $'-x\ny\n' nope; expect "--default with newlines" 0
+check "--default writes VALUE exactly" cmp -s "$T/out" <(printf -- '-x\ny\n')
+run get --default=dflt nope;	expect "--default=VALUE" 0 "dflt"
+run get --default 0 k;		expect "--default on a present key" 0 "line"
+run get --default 0 e;		expect "--default on an empty value" 0 ""
+run -d "$T/nostore" get --default 0 k; expect "--default on no store" 0 "0"
+check "--default does not create the store" test ! -e "$T/nostore"
+run put --ttl 1 dexp old
+sleep 2
+run get --default gone dexp;	expect "--default on an expired key" 0 "gone"
+run get --default;		expect "--default without a value" 2
+run get --default 0 --default 1 nope; expect "--default twice" 2
 
 # --- modes -------------------------------------------------------------
 check "store dir 0700" test "$(stat -c %a "$OKOF_DIR")" = 700
@@ -169,6 +188,113 @@ run -h;			check "-h exit 0" test $st = 0
 run --version;		expect "--version" 0 "okof 0.1.0"
 run -V;			expect "-V" 0 "okof 0.1.0"
 run get k --bogus;	expect "unknown option after operand" 2
+run put k v --ttl 1h --ttl 2h
+check "option given twice: one wording" test "$(cat "$T/err")" = "okof: option '--ttl' given twice"
+run -d "$T/a" get -d "$T/b" k
+check "global option given twice: the same wording" test "$(cat "$T/err")" = "okof: option '--dir' given twice"
+
+# --- help ----------------------------------------------------------------
+# Every command's options, as the contract and okof(1) list them.
+declare -A want_opts=(
+	[backup]="" [completion]="" [del]="-f --force --no-sync" [export]=""
+	[gc]="-v --verbose" [get]="--default" [has]="" [help]="" [import]=""
+	[incr]="--no-sync" [init]="--encrypt --compress-threshold" [keygen]=""
+	[list]="-0 --null -l --long" [put]="--if-absent --ttl --no-sync"
+	[stat]="--json" [verify]="-q --quiet"
+)
+store_cmds=" backup del export gc get has import incr init list put stat verify "
+for cmd in "${!want_opts[@]}"; do
+	run help "$cmd";	expect "help $cmd" 0
+	cp "$T/out" "$T/help.$cmd"
+	check "help $cmd: the synopsis first" grep -q "^usage: okof $cmd\b" "$T/help.$cmd"
+	check "help $cmd: one example" test "$(grep -c "^example: .*okof .*$cmd\b" "$T/help.$cmd")" = 1
+	want=${want_opts[$cmd]}
+	case $store_cmds in *" $cmd "*) want="$want -d --dir -k --key-file" ;; esac
+	want="$want -h --help"
+	for o in $want; do
+		check "help $cmd lists $o" grep -Eq -- "^  (-., )?$o\b|^  $o, " "$T/help.$cmd"
+	done
+	# ... and nothing the command does not take.
+	for o in $(grep -Eo -- '^  (-[a-zA-Z0-9], )?--[a-z-]+' "$T/help.$cmd" | tr -d ','); do
+		case " $want -V --version " in *" $o "*) ok ;; *) bad "help $cmd lists $o, which it does not take" ;; esac
+	done
+	run "$cmd" --help;	expect "$cmd --help" 0
+	check "$cmd --help is help $cmd" cmp -s "$T/out" "$T/help.$cmd"
+	run "$cmd" -h;		expect "$cmd -h" 0
+	check "$cmd -h is help $cmd" cmp -s "$T/out" "$T/help.$cmd"
+done
+run put k --help;	check "put KEY --help is help too, and stores nothing" test $st = 0 -a "$(OKOF_DIR=$OKOF_DIR "$OKOF" get k)" = line
+run help;		expect "help" 0
+cp "$T/out" "$T/help.all"
+run --help;		expect "--help" 0
+check "--help is help" cmp -s "$T/out" "$T/help.all"
+run -h;			check "-h is help" cmp -s "$T/out" "$T/help.all"
+for cmd in "${!want_opts[@]}" lock cache watch; do
+	if [ "$cmd" = lock ] || [ "$cmd" = cache ] || [ "$cmd" = watch ]; then
+		"$OKOF" help "$cmd" >/dev/null 2>&1 || continue
+	fi
+	check "the overview lists $cmd" grep -q "^  $cmd\b" "$T/help.all"
+done
+check "help fits 80 columns" test -z "$(cat "$T"/help.* | awk 'length > 80')"
+# Every command the overview lists (those added later too) has help of
+# the same shape: synopsis, what it does, options, one example.
+for cmd in $(sed -n 's/^  \([a-z]*\)\( .*\)*$/\1/p' "$T/help.all" | sed -n '/^[a-z]/p'); do
+	[ -n "${want_opts[$cmd]+x}" ] && continue
+	run help "$cmd";	expect "help $cmd (listed in the overview)" 0
+	check "help $cmd: synopsis, options, one example" test \
+		"$(grep -c "^usage: okof $cmd\b" "$T/out"),$(grep -c '^options:$' "$T/out"),$(grep -c '^example: ' "$T/out")" = 1,1,1
+done
+run help nosuch;	expect "help of an unknown command" 2
+check "help nosuch: no suggestion" test "$(cat "$T/err")" = "okof: unknown command 'nosuch' (see 'okof help')"
+run help get put;	expect "help of two commands" 2
+for typo in gte:get lst:list verfy:verify exprot:export imprt:import gett:get; do
+	run "${typo%%:*}" k;	expect "unknown command ${typo%%:*}" 2
+	check "${typo%%:*}: did you mean '${typo#*:}'?" \
+		test "$(cat "$T/err")" = "okof: unknown command '${typo%%:*}' (did you mean '${typo#*:}'?)"
+done
+run help gte;		check "help gte suggests get" grep -qF "(did you mean 'get'?)" "$T/err"
+for far in frob x hel zzzzzz putgetdel; do # hel: as near del as help
+	run "$far";	expect "unknown command $far" 2
+	check "$far: no suggestion" not grep -q 'did you mean' "$T/err"
+done
+run del;		check "usage error names the synopsis" grep -qF "okof: usage: okof del [-f] [--no-sync] KEY... (see 'okof help del')" "$T/err"
+
+# --- standard output closed at start ---------------------------------------
+# runc ARGS...: runs okof with standard output closed.
+runc() {
+	$VALGRIND "$OKOF" "$@" >&- 2>"$T/err"
+	st=$?
+	: >"$T/out"
+	unvalgrind
+}
+cbad="okof: cannot write to standard output: Bad file descriptor"
+run put cv hello; run put cempty ""; run put cn 5
+for args in "get cv" "get --default 0 absent" "list" "list c" "stat cv" "export" \
+	"completion bash" "help" "help get" "get --help" "--help" "--version" "incr cn" "incr cnew"; do
+	runc $args;	expect "closed stdout: $args" 3
+	check "closed stdout: $args: says so, as cat does" test "$(cat "$T/err")" = "$cbad"
+done
+run get cn;		expect "incr with closed stdout changed nothing" 0 "5"
+run has cnew;		expect "incr with closed stdout created nothing" 1
+runc get absent;	expect "closed stdout: get of an absent key has nothing to write" 1
+runc get cempty;	expect "closed stdout: get of an empty value, as cat of an empty file" 0
+runc list nomatch;	expect "closed stdout: list with nothing to list" 0
+runc verify;		expect "closed stdout: verify of a sound store" 0
+runc put cv2 there;	expect "closed stdout: put works" 0
+run get cv2;		expect "closed stdout: put stored" 0 "there"
+runc del cv2;		expect "closed stdout: del works" 0
+run has cv2;		expect "closed stdout: del deleted" 1
+"$OKOF" get cv >&- 2>&-; st=$?
+check "closed stdout and stderr: exit 3 still" test $st = 3
+G="$T/gcclosed"
+OKOF_DIR=$G "$OKOF" put --ttl 1 gone x
+OKOF_DIR=$G "$OKOF" put stays x
+sleep 2
+nrec=$(find "$G" -type f | wc -l)
+OKOF_DIR=$G runc gc -v;	expect "closed stdout: gc -v fails" 3
+check "closed stdout: gc -v removed nothing" test "$(find "$G" -type f | wc -l)" = "$nrec"
+OKOF_DIR=$G runc gc;	expect "closed stdout: gc without -v works" 0
+check "closed stdout: gc removed the expired record" test "$(find "$G" -type f | wc -l)" = $((nrec - 1))
 run get;		expect "get without key" 2
 run has a b;		expect "has with two keys" 2
 
@@ -251,6 +377,20 @@ run put d1 1
 run del -f d1 nope;	expect "del -f" 0 ""
 run has d1;		expect "del -f deleted" 1
 run del;		expect "del without keys" 2
+run del -f;		expect "del -f without keys, as rm -f" 0 ""
+run --dir "$T/nostore" del -f; expect "del -f without keys on no store" 0 ""
+run del --no-sync;	expect "del --no-sync without keys" 2
+# The README's recipe, literally: GNU xargs runs del -f once with no KEY.
+run put tmp.a 1; run put tmp.b 2; run put keep 3
+"$OKOF" list -0 tmp. | xargs -0 "$OKOF" del -f 2>"$T/err"; st=$?
+check "list -0 | xargs -0 del -f: exit 0" test $st = 0 -a ! -s "$T/err"
+run list tmp.;		expect "the recipe deleted what matched" 0 ""
+run get keep;		expect "the recipe left the rest" 0 "3"
+"$OKOF" list -0 tmp. | xargs -0 "$OKOF" del -f 2>"$T/err"; st=$?
+check "the recipe when nothing matches: exit 0" test $st = 0 -a ! -s "$T/err"
+"$OKOF" list -0 tmp. | xargs -0 "$OKOF" del 2>"$T/err"; st=$?
+check "without -f, nothing matching is a usage error (xargs: 123)" \
+	test $st = 123 -a "$(grep -c '^okof: ' "$T/err")" = 1
 
 # --- init --------------------------------------------------------------
 I="$T/init"
@@ -316,6 +456,9 @@ OKOF_DIR=$C "$OKOF" put c v
 f=$(ls "$C"/*/*)
 truncate -s 10 "$f"
 OKOF_DIR=$C run get c;	expect "truncated record" 3 ""
+OKOF_DIR=$C run get --default 0 c; expect "--default on a truncated record" 3 ""
+printf 'Z' | dd of="$f" bs=1 seek=5 conv=notrunc 2>/dev/null
+OKOF_DIR=$C run get --default 0 c; expect "--default on a damaged header" 3 ""
 OKOF_DIR=$C run list;	expect "list skips corrupt, says so" 3 ""
 
 # A store large enough that list shares its buckets between threads:
@@ -326,7 +469,7 @@ OKOF_DIR=$L "$OKOF" import <"$T/large.jsonl"
 awk 'BEGIN { for (i = 0; i < 4000; i++) print "k" i }' | LC_ALL=C sort >"$T/large.keys"
 OKOF_DIR=$L run list;	expect_out "list of 4000 keys, sorted" "$T/large.keys"
 bad_rec=$(ls -d "$L"/*/ | tail -1)
-bad_rec=$(ls "$bad_rec"* | head -1)
+bad_rec=$(ls "${bad_rec:?}"* | head -1) # never the cwd
 truncate -s 10 "$bad_rec"
 OKOF_DIR=$L run list;	check "list of a large store with a corrupt record: exit 3" test $st = 3
 check "the others listed, sorted" test "$(comm -13 "$T/large.keys" "$T/out" | wc -l),$(wc -l <"$T/out")" = "0,3999"
@@ -414,6 +557,23 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && id nobody >/dev/null 2
 	# A store that belongs to someone else.
 	asn env OKOF_DIR="$OKOF_DIR" "$OKOF" get k >"$T/out" 2>"$T/err"; st=$?
 	expect "store owned by another user" 3
+	# Below a directory one may enter but not read (mode 0711, as home
+	# directories often are): the store is made all the same.
+	R="$T/r711"
+	mkdir -m 711 "$R"
+	mkdir -m 700 "$R/d"
+	chown nobody "$R/d"
+	check "setup: nobody cannot read $R" not asn ls "$R" 2>/dev/null
+	asn env OKOF_DIR="$R/d/sub/store" "$OKOF" put k v711 >"$T/out" 2>"$T/err"; st=$?
+	expect "put below a 0711 directory" 0 ""
+	asn env OKOF_DIR="$R/d/sub/store" "$OKOF" get k >"$T/out" 2>"$T/err"; st=$?
+	expect "get below a 0711 directory" 0 "v711"
+	check "the new directories: nobody's, 0700" \
+		test "$(stat -c '%U %a' "$R/d/sub" "$R/d/sub/store" | sort -u)" = "nobody 700"
+	asn "$OKOF" keygen "$R/d/keys/k" >"$T/out" 2>"$T/err"; st=$?
+	expect "keygen below a 0711 directory" 0 ""
+	check "that key: nobody's, 0600, 32 bytes" \
+		test "$(stat -c '%U %a %s' "$R/d/keys/k")" = "nobody 600 32"
 else
 	echo "skip: permission tests need root, setpriv and user nobody"
 fi
@@ -536,6 +696,23 @@ for k in plain binval big bigtext emptyval "é€𝄞"; do
 	OKOF_DIR=$E2 run get "$k"
 	expect_out "round trip of '$k'" "$T/v_a"
 done
+# The meter ticks as a large record streams, not every 64 records: with
+# a reader that waits, one export of a few records draws on a terminal.
+if command -v script >/dev/null; then
+	OKOF_DIR=$E "$OKOF" export >"$T/export.plain" 2>"$T/err"
+	check "export: no meter when standard error is not a terminal" test ! -s "$T/err"
+	printf '%s\n' "OKOF_DIR='$E' '$OKOF' export | { sleep 1; cat >'$T/export.tty'; }" >"$T/meter.sh"
+	script -qec "bash '$T/meter.sh'" /dev/null >"$T/meter.out" 2>&1
+	check "export: the meter draws during a large record on a terminal" \
+		grep -aq 'okof: export: [0-9]* records, [0-9.]* MiB' "$T/meter.out"
+	check "export: the meter is erased at the end" \
+		test "$(tail -c 4 "$T/meter.out" | od -An -c | tr -d ' ')" = '\r033[K'
+	check "export: the meter leaves standard output alone" cmp -s "$T/export.tty" "$T/export.plain"
+	OKOF_DIR=$E "$OKOF" export 2>"$T/err" | { sleep 1; cat >/dev/null; }
+	check "export: no meter into a file, however long it takes" test ! -s "$T/err"
+else
+	echo "skip: progress meter tests need script(1)"
+fi
 OKOF_DIR=$E run stat withttl; grep expires "$T/out" >"$T/e1"
 OKOF_DIR=$E2 run stat withttl; grep expires "$T/out" >"$T/e2"
 check "round trip keeps the expiry" cmp -s "$T/e1" "$T/e2"
@@ -627,8 +804,23 @@ check "verify names its key" grep -q "(key 'key" "$T/out"
 check "verify names the truncated record" grep -qF "$f2" "$T/out"
 check "verify names the temp file" grep -qF ".tmp-00112233aabbccdd" "$T/out"
 check "verify: one line each" test "$(wc -l <"$T/out")" = 3
-check "verify: nothing on stderr" test ! -s "$T/err"
+check "verify: one line on stderr counts the bad records" \
+	test "$(cat "$T/err")" = "okof: verify found 2 bad records in '$V'"
 OKOF_DIR=$V run verify -q;	check "verify -q prints nothing, exit 3" test $st = 3 -a ! -s "$T/out"
+check "verify -q: the count on stderr" \
+	test "$(cat "$T/err")" = "okof: verify found 2 bad records in '$V'"
+# get --default never turns damage into the default.
+OKOF_DIR=$V run verify
+badkeys=$(sed -n "s/^bad .*(key '\(key[0-9]\)')$/\1/p" "$T/out")
+check "verify named a damaged key" test -n "$badkeys"
+for kb in $badkeys; do
+	OKOF_DIR=$V run get --default 0 "$kb"; expect "--default on corrupt record $kb" 3
+	check "--default on corrupt $kb: not the default" not grep -qx 0 "$T/out"
+done
+echo junk >"$bucket/stray-file"; chmod 600 "$bucket/stray-file"
+OKOF_DIR=$V run verify -q;	check "verify counts stray files apart" \
+	test "$st:$(cat "$T/err")" = "3:okof: verify found 2 bad records and 1 stray file in '$V'"
+rm "$bucket/stray-file"
 rm "$f1" "$f2"
 OKOF_DIR=$V run verify;		expect "a temp file alone is not damage" 0
 check "temp file still reported" grep -q '^temp ' "$T/out"
@@ -710,11 +902,29 @@ run keygen "$T/key1";		expect "keygen" 0 ""
 check "key file mode 0600" test "$(stat -c %a "$T/key1")" = 600
 check "key file 32 bytes" test "$(stat -c %s "$T/key1")" = 32
 run keygen "$T/key2";		expect "keygen another" 0 ""
-not() { ! "$@"; }
 check "two keys differ" not cmp -s "$T/key1" "$T/key2"
 cp "$T/key1" "$T/key1.copy"
 run keygen "$T/key1";		expect "keygen refuses to overwrite" 3
 check "key file untouched" cmp -s "$T/key1" "$T/key1.copy"
+check "key file mode untouched" test "$(stat -c %a "$T/key1")" = 600
+echo "not a key" >"$T/notkey"; chmod 644 "$T/notkey"; cp -p "$T/notkey" "$T/notkey.copy"
+run keygen "$T/notkey";		expect "keygen refuses any existing file" 3
+check "existing file: bytes untouched" cmp -s "$T/notkey" "$T/notkey.copy"
+check "existing file: mode untouched" test "$(stat -c %a "$T/notkey")" = 644
+check "keygen left no temp file beside it" test -z "$(find "$T" -maxdepth 1 -name '.tmp-*')"
+(umask 022 && "$OKOF" keygen "$T/kg/a/b/key") >"$T/out" 2>"$T/err"; st=$?
+expect "keygen makes missing parents" 0 ""
+check "parents made, each 0700" test "$(stat -c %a "$T/kg" "$T/kg/a" "$T/kg/a/b" | sort -u)" = 700
+check "new key file 0600" test "$(stat -c %a "$T/kg/a/b/key")" = 600
+check "new key file 32 bytes" test "$(stat -c %s "$T/kg/a/b/key")" = 32
+check "new key file: nothing else in its directory" test "$(ls -A "$T/kg/a/b")" = key
+check "keygen of the new key differs from the others" not cmp -s "$T/kg/a/b/key" "$T/key1"
+cp "$T/kg/a/b/key" "$T/newkey.copy"
+run keygen "$T/kg/a/b/key";	expect "keygen refuses the new key too" 3
+check "new key untouched" cmp -s "$T/kg/a/b/key" "$T/newkey.copy"
+check "refused keygen: no temp file left" test "$(ls -A "$T/kg/a/b")" = key
+printf x | OKOF_DIR=$T/withnewkey "$OKOF" -k "$T/kg/a/b/key" put k
+OKOF_DIR=$T/withnewkey run -k "$T/kg/a/b/key" get k; expect "the new key works" 0 "x"
 run -d "$X" init --encrypt;	expect "init --encrypt without a secret" 3
 check "nothing created without a secret" test ! -e "$X"
 run -d "$X" -k "$T/key1" init --encrypt; expect "init --encrypt" 0 ""
@@ -743,6 +953,35 @@ OKOF_DIR=$X run -k "$T/key1" put HUSHKEY-7d2e HUSHVALUE-argv; expect "argv value
 run -d "$T/enc-new" -k "$T/key1" put k v; expect "argv value refused on a new store" 2
 after=$(find "$X" | sort | xargs stat -c '%n %s %Y' 2>/dev/null | md5sum)
 check "refused commands wrote nothing" test "$before" = "$after"
+# A secret for a plain store: every write of a value refused, reads fine.
+P="$T/plainsec"
+OKOF_DIR=$P "$OKOF" put pk plainvalue
+OKOF_DIR=$P "$OKOF" put pc 41
+printf '{"key":"ik","value":"iv"}\n' >"$T/imp.jsonl"
+pbefore=$(find "$P" | sort | xargs stat -c '%n %s %Y %i' | md5sum)
+for how in flag env; do
+	if [ $how = flag ]; then sec=(-k "$T/key1"); else sec=(); export OKOF_KEY_FILE=$T/key1; fi
+	OKOF_DIR=$P run "${sec[@]}" put pk sealed?; expect "$how secret, plain store: put argv" 3 ""
+	err_has "$how: put says the store is not encrypted" "store is not encrypted"
+	OKOF_DIR=$P runin "$T/v1" "${sec[@]}" put pk; expect "$how secret, plain store: put stdin" 3 ""
+	OKOF_DIR=$P runin "$T/v1" "${sec[@]}" put newkey; expect "$how secret, plain store: put of a new key" 3 ""
+	OKOF_DIR=$P run "${sec[@]}" put --if-absent newkey v; expect "$how secret, plain store: put --if-absent" 3 ""
+	OKOF_DIR=$P run "${sec[@]}" incr pc; expect "$how secret, plain store: incr prints nothing" 3 ""
+	err_has "$how: incr says the store is not encrypted" "store is not encrypted"
+	OKOF_DIR=$P runin "$T/imp.jsonl" "${sec[@]}" import; expect "$how secret, plain store: import" 3 ""
+	err_has "$how: import says the store is not encrypted" "store is not encrypted"
+	OKOF_DIR=$P run "${sec[@]}" get pk; expect "$how secret, plain store: get works" 0 "plainvalue"
+	OKOF_DIR=$P run "${sec[@]}" list; expect "$how secret, plain store: list works" 0 "$(printf 'pc\npk')"
+	OKOF_DIR=$P run "${sec[@]}" verify; expect "$how secret, plain store: verify works" 0 ""
+	unset OKOF_KEY_FILE
+done
+pafter=$(find "$P" | sort | xargs stat -c '%n %s %Y %i' | md5sum)
+check "secret on a plain store: nothing written" test "$pbefore" = "$pafter"
+OKOF_DIR=$P run get pk;		expect "plain value intact" 0 "plainvalue"
+OKOF_DIR=$P run incr pc;	expect "without the secret incr works" 0 "42"
+printf 'v' | OKOF_DIR=$T/newsealed "$OKOF" -k "$T/key1" put k
+OKOF_DIR=$T/newsealed run -k "$T/key1" stat k
+check "a secret for a new store still seals it" grep -qx 'encrypted: yes' "$T/out"
 K1="-k $T/key1"
 OKOF_DIR=$X "$OKOF" $K1 put --ttl 1h HUSHTTL-5a5a <"$T/v1"
 OKOF_DIR=$X "$OKOF" $K1 put HUSHBIG-0c0c <"$T/big"

@@ -32,16 +32,28 @@ enum {
 	O_QUIET,
 	O_VERBOSE,
 	O_ENCRYPT,
+	O_DEFAULT,
 	O_COUNT
 };
 
+/*
+ * A row of the command table (main.c).  help is the command's whole
+ * usage, one string: the synopsis after "okof NAME " on the first line,
+ * what the command does on the second (at most 60 columns), then one
+ * line per option of its own ("  -f, --force       ...", a description
+ * from column 21, continuation lines indented as far), and last a line
+ * "example: ...".  "okof help NAME" prints it with the
+ * global options that apply; "okof help" lists every row's first two
+ * lines.
+ */
 struct cmd {
 	const char *name;
 	int (*run)(struct cli *c);
 	const struct cli_opt *opts;
 	int min_args, max_args; /* operands; max -1: any */
-	const char *args;	/* operand synopsis, for messages */
 	int writes;		/* writes records: clean up on signals */
+	int store;		/* uses the store: -d and -k apply */
+	const char *help;
 };
 
 /* From the global options (-d, -k), for every command. */
@@ -49,6 +61,9 @@ extern const char *prog_dir;
 extern const char *prog_keyfile;
 /* The secret of -k or $OKOF_KEY_FILE (sodium_malloc'd), or NULL. */
 extern unsigned char *cli_secret;
+
+/* Standard output was closed when okof started (main sets it). */
+extern int cli_stdout_closed;
 
 /* One "okof: ..." line on standard error. */
 void msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -77,8 +92,19 @@ int open_store(struct cli *c, okof_store **s, int flags,
 /* A key operand: 0, or EX_USAGE (reported). */
 int check_key_arg(const char *key);
 
-/* Writes all of p/n to standard output: 0, or EX_FAIL (reported);
- * a reader that went away ends the process by SIGPIPE. */
+/* Writes all of p/n to standard output: 0, or EX_FAIL (reported; also
+ * when standard output was closed at start and n > 0); a reader that
+ * went away ends the process by SIGPIPE. */
 int out_write(const void *p, size_t n);
+
+/* For a command that changes the store and then prints: 0, or EX_FAIL
+ * (reported) when standard output was closed at start, so that it fails
+ * before it changes anything. */
+int need_stdout(void);
+
+/* "okof: DONE WHAT, but cannot fsync its directory (DIR/SUB):
+ * durability unknown" (dir may be NULL); returns EX_FAIL. */
+int durability_unknown(const char *done, const char *what, const char *dir,
+		       const char *sub);
 
 #endif

@@ -18,6 +18,7 @@
 const char *prog_dir;	/* from -d, for every command */
 const char *prog_keyfile; /* from -k */
 unsigned char *cli_secret;	/* sodium_malloc'd; wiped at exit */
+int cli_stdout_closed;
 
 
 void
@@ -227,12 +228,44 @@ check_key_arg(const char *key)
 	return 0;
 }
 
-/* Writes to standard output; failure other than SIGPIPE is exit 3. */
+int
+durability_unknown(const char *done, const char *what, const char *dir,
+		   const char *sub)
+{
+	if (dir)
+		msg("%s %s, but cannot fsync its directory (%s%s%s): "
+		    "durability unknown",
+		    done, what, dir, *sub ? "/" : "", sub);
+	else
+		msg("%s %s, but cannot fsync its directory: durability "
+		    "unknown",
+		    done, what);
+	return EX_FAIL;
+}
+
+/* As cat: standard output closed is an error once there is output. */
+static int
+closed_stdout(void)
+{
+	msg("cannot write to standard output: %s", strerror(EBADF));
+	return EX_FAIL;
+}
+
+int
+need_stdout(void)
+{
+	return cli_stdout_closed ? closed_stdout() : 0;
+}
+
+/* Writes to standard output; failure other than SIGPIPE is exit 3.
+ * Descriptor 1 may be our /dev/null stand-in: see main.c sane_fds. */
 int
 out_write(const void *p, size_t n)
 {
 	const char *b = p;
 
+	if (cli_stdout_closed && n > 0)
+		return closed_stdout();
 	while (n > 0) {
 		ssize_t w = write(STDOUT_FILENO, b, n);
 		if (w < 0 && errno == EINTR)

@@ -25,34 +25,6 @@
 #include "jsonl.h"
 #include "okof.h"
 
-static const char usage_text[] =
-	"usage: okof [-d DIR] COMMAND [OPTIONS] [ARGS]\n"
-	"\n"
-	"  put KEY [VALUE]   store VALUE, or standard input\n"
-	"      [--if-absent] [--ttl DURATION] [--no-sync]\n"
-	"  get KEY           write the value to standard output\n"
-	"  del [-f] KEY...   delete keys\n"
-	"  has KEY           exit 0 if KEY is present, 1 if not\n"
-	"  incr KEY [DELTA]  add DELTA (default 1) to a counter, print it\n"
-	"  list [-0] [-l] [PREFIX]\n"
-	"                    the keys, sorted\n"
-	"  stat [--json] KEY facts about a key\n"
-	"  export            every live record to standard output, JSON Lines\n"
-	"  import            store every record read from standard input\n"
-	"  verify [-q]       check every record; list bad ones\n"
-	"  backup DEST       a consistent copy of the store as a new store\n"
-	"  gc [-v]           remove expired records and abandoned temp files\n"
-	"  init [--encrypt] [--compress-threshold BYTES]\n"
-	"                    create the store now\n"
-	"  keygen FILE       write a new random secret key to FILE\n"
-	"  completion SHELL  print a completion script for bash or zsh\n"
-	"\n"
-	"global options: -d, --dir DIR; -k, --key-file FILE; -h, --help;\n"
-	"                -V, --version\n"
-	"store: -d, else $OKOF_DIR, else $XDG_DATA_HOME/okof, "
-	"else ~/.local/share/okof\n"
-	"exit: 0 ok, 1 absent, 2 usage, 3 failure; see okof(1)\n";
-
 static const struct cli_opt global_opts[] = {
 	{"dir", 'd', 1, O_DIR},
 	{"key-file", 'k', 1, O_KEYFILE},
@@ -68,9 +40,9 @@ cmd_keygen(struct cli *c)
 	int rc = okof_keygen(path);
 
 	if (rc == OKOF_EDIRSYNC) {
-		msg("key file '%s' written, but its directory fsync failed: "
-		    "durability unknown", path);
-		return EX_FAIL;
+		char what[PATH_MAX + 16];
+		snprintf(what, sizeof what, "key file '%s'", path);
+		return durability_unknown("wrote", what, NULL, NULL);
 	}
 	if (rc < 0) {
 		msg("cannot create key file '%s': %s%s", path,
@@ -80,6 +52,8 @@ cmd_keygen(struct cli *c)
 	}
 	return EX_OK;
 }
+
+static int usage_error(const char *name);
 
 static int
 cmd_put(struct cli *c)
@@ -138,12 +112,10 @@ cmd_put(struct cli *c)
 		rc = okof_put_fd(s, key, klen, STDIN_FILENO, &po);
 	if (rc == OKOF_EEXIST)
 		rc = EX_ABSENT;
-	else if (rc == OKOF_EDIRSYNC) {
-		msg("stored %s, but cannot fsync its directory (%s/%s): "
-		    "durability unknown",
-		    show_key(key, klen), c->dir, okof_errpath(s));
-		rc = EX_FAIL;
-	} else if (rc < 0 && *okof_errpath(s) == '\0')
+	else if (rc == OKOF_EDIRSYNC)
+		rc = durability_unknown("stored", show_key(key, klen), c->dir,
+					okof_errpath(s));
+	else if (rc < 0 && *okof_errpath(s) == '\0')
 		rc = (msg("cannot put %s: reading the value from standard "
 			  "input: %s",
 			  show_key(key, klen), okof_strerror(rc)),
@@ -169,11 +141,11 @@ cmd_get(struct cli *c)
 		return rc;
 	if ((rc = open_store(c, &s, 0, NULL)) != 0)
 		return rc;
-	if (!s)
-		return EX_ABSENT;
-	rc = okof_get_open(s, key, klen, &r);
+	rc = s ? okof_get_open(s, key, klen, &r) : OKOF_ENOTFOUND;
 	if (rc == OKOF_ENOTFOUND) {
-		rc = EX_ABSENT;
+		/* Absent or expired, and only that: damage stays exit 3. */
+		const char *def = c->val[O_DEFAULT];
+		rc = def ? out_write(def, strlen(def)) : EX_ABSENT;
 		goto out;
 	}
 	if (rc < 0) {
@@ -221,6 +193,12 @@ cmd_del(struct cli *c)
 	okof_store *s = NULL;
 	int rc, status = EX_OK;
 
+	/* As rm -f: nothing to delete is fine with -f (xargs -0 okof del -f
+	 * runs it once even when nothing matched), a usage error without. */
+	if (c->nargs == 0 && !c->set[O_FORCE])
+		return usage_error("del");
+	if (c->nargs == 0)
+		return EX_OK;
 	for (int i = 0; i < c->nargs; i++)
 		if ((rc = check_key_arg(c->args[i])) != 0)
 			return rc;
@@ -236,10 +214,9 @@ cmd_del(struct cli *c)
 			if (!c->set[O_FORCE] && status == EX_OK)
 				status = EX_ABSENT;
 		} else if (rc == OKOF_EDIRSYNC) {
-			msg("deleted %s, but cannot fsync its directory "
-			    "(%s/%s): durability unknown",
-			    show_key(key, klen), c->dir, okof_errpath(s));
-			status = EX_FAIL;
+			status = durability_unknown("deleted",
+						    show_key(key, klen), c->dir,
+						    okof_errpath(s));
 		} else if (rc < 0) {
 			status = report(c, s, "delete", key, klen, rc);
 		}
@@ -405,14 +382,15 @@ cmd_incr(struct cli *c)
 		    c->args[1]);
 		return EX_USAGE;
 	}
+	/* It prints the new value: no change it could not report. */
+	if ((rc = need_stdout()) != 0)
+		return rc;
 	if ((rc = open_store(c, &s, OKOF_CREATE, NULL)) != 0)
 		return rc;
 	rc = okof_incr(s, key, klen, delta, c->set[O_NOSYNC], &value);
 	if (rc == OKOF_EDIRSYNC) {
-		msg("stored %s, but cannot fsync its directory (%s/%s): "
-		    "durability unknown",
-		    show_key(key, klen), c->dir, okof_errpath(s));
-		rc = EX_FAIL;
+		rc = durability_unknown("stored", show_key(key, klen), c->dir,
+					okof_errpath(s));
 	} else if (rc < 0) {
 		rc = report(c, s, "incr", key, klen, rc);
 	} else {
@@ -421,6 +399,20 @@ cmd_incr(struct cli *c)
 		rc = out_write(line, strlen(line));
 	}
 	okof_close(s);
+	return rc;
+}
+
+/* Export's standard output, counted by its meter as it streams: a
+ * large record moves the meter while it is written, not after. */
+static struct progress *export_meter;
+
+static int
+export_write(const void *p, size_t n)
+{
+	int rc = out_write(p, n);
+
+	if (rc == 0)
+		progress_tick(export_meter, 0, n);
 	return rc;
 }
 
@@ -448,6 +440,7 @@ cmd_export(struct cli *c)
 		status = EX_FAIL;
 	}
 	progress_init(&prog, "export");
+	export_meter = &prog;
 	for (size_t i = 0; i < keys.n; i++) {
 		const struct okof_key *k = &keys.v[i];
 		okof_reader *r;
@@ -455,9 +448,10 @@ cmd_export(struct cli *c)
 		if (rc == OKOF_ENOTFOUND)
 			continue; /* deleted or expired since the listing */
 		if (rc == 0)
-			rc = jsonl_write_record(r, k->key, k->len, out_write);
+			rc = jsonl_write_record(r, k->key, k->len,
+						export_write);
 		okof_get_close(r);
-		progress_tick(&prog, 1, k->size);
+		progress_tick(&prog, 1, 0);
 		if (rc > 0) { /* standard output failed: nothing more to do */
 			status = rc;
 			break;
@@ -535,10 +529,8 @@ cmd_import(struct cli *c)
 	rc = okof_import_commit(im);
 	im = NULL;
 	if (rc == OKOF_EDIRSYNC) {
-		msg("imported, but cannot fsync directory %s/%s: durability "
-		    "unknown",
-		    c->dir, okof_errpath(s));
-		rc = EX_FAIL;
+		rc = durability_unknown("imported", "the records", c->dir,
+					okof_errpath(s));
 	} else if (rc < 0) {
 		rc = report(c, s, "import", NULL, 0, rc);
 	}
@@ -549,10 +541,25 @@ fail:
 	return rc;
 }
 
+/* The meter of a backup: records, and the bytes of those copied (not
+ * linked) as they are written. */
+struct backup_meter {
+	struct progress prog;
+	int copying; /* the current record is being copied */
+};
+
 static int
 on_backup(void *ctx, const struct okof_item *it)
 {
-	progress_tick(ctx, 1, it->bytes);
+	struct backup_meter *m = ctx;
+
+	if (it->kind == OKOF_ITEM_COPYING) {
+		m->copying = 1;
+		progress_tick(&m->prog, 0, it->bytes);
+	} else {
+		progress_tick(&m->prog, 1, m->copying ? 0 : it->bytes);
+		m->copying = 0;
+	}
 	return 0;
 }
 
@@ -560,7 +567,7 @@ static int
 cmd_backup(struct cli *c)
 {
 	const char *dest = c->args[0];
-	struct progress prog;
+	struct backup_meter m = {0};
 	okof_store *s = NULL;
 	int rc;
 
@@ -570,9 +577,9 @@ cmd_backup(struct cli *c)
 		msg("cannot back up '%s': no store there", c->dir);
 		return EX_FAIL;
 	}
-	progress_init(&prog, "backup");
-	rc = okof_backup(s, dest, on_backup, &prog);
-	progress_done(&prog);
+	progress_init(&m.prog, "backup");
+	rc = okof_backup(s, dest, on_backup, &m);
+	progress_done(&m.prog);
 	if (rc == -EEXIST) {
 		msg("cannot back up to '%s': it exists and is not empty", dest);
 		rc = EX_FAIL;
@@ -602,7 +609,7 @@ cmd_completion(struct cli *c)
 struct walk_out {
 	struct cli *c;
 	struct progress prog;
-	int quiet, verbose, bad, err;
+	int quiet, verbose, bad, stray, err;
 };
 
 /* One line about an item: "KIND FILE: DETAIL (key 'KEY')". */
@@ -639,7 +646,7 @@ on_verify(void *ctx, const struct okof_item *it)
 			rc = item_line(o, "bad", it, it->detail);
 		break;
 	case OKOF_ITEM_STRAY:
-		o->bad++;
+		o->stray++;
 		if (!o->quiet)
 			rc = item_line(o, "stray", it, "not an okof file");
 		break;
@@ -675,7 +682,7 @@ walk_command(struct cli *c, struct walk_out *o, const char *name,
 	else if (rc < 0)
 		rc = report(c, s, name, NULL, 0, rc);
 	else
-		rc = o->bad ? EX_FAIL : EX_OK;
+		rc = o->bad || o->stray ? EX_FAIL : EX_OK;
 	okof_close(s);
 	return rc;
 }
@@ -684,8 +691,23 @@ static int
 cmd_verify(struct cli *c)
 {
 	struct walk_out o = {.c = c, .quiet = c->set[O_QUIET]};
+	int rc = walk_command(c, &o, "verify", okof_verify, on_verify);
 
-	return walk_command(c, &o, "verify", okof_verify, on_verify);
+	/* The one line on standard error that every failure gets, after
+	 * the per-record lines: a cron mail shows it even with -q. */
+	if (rc == EX_FAIL && !o.err && (o.bad || o.stray)) {
+		char what[96];
+		int n = 0;
+		if (o.bad)
+			n = snprintf(what, sizeof what, "%d bad record%s",
+				     o.bad, o.bad == 1 ? "" : "s");
+		if (o.stray)
+			snprintf(what + n, sizeof what - (size_t)n,
+				 "%s%d stray file%s", o.bad ? " and " : "",
+				 o.stray, o.stray == 1 ? "" : "s");
+		msg("verify found %s in '%s'", what, c->dir);
+	}
+	return rc;
 }
 
 static int
@@ -709,6 +731,9 @@ cmd_gc(struct cli *c)
 {
 	struct walk_out o = {.c = c, .verbose = c->set[O_VERBOSE]};
 
+	/* -v reports each removal after it is done: fail before any. */
+	if (o.verbose && need_stdout() != 0)
+		return EX_FAIL;
 	return walk_command(c, &o, "gc", okof_gc, on_gc);
 }
 
@@ -767,6 +792,10 @@ static const struct cli_opt put_opts[] = {
 	{"ttl", 0, 1, O_TTL},
 	{NULL, 0, 0, 0},
 };
+static const struct cli_opt get_opts[] = {
+	{"default", 0, 1, O_DEFAULT},
+	{NULL, 0, 0, 0},
+};
 static const struct cli_opt del_opts[] = {
 	{"force", 'f', 0, O_FORCE},
 	{"no-sync", 0, 0, O_NOSYNC},
@@ -802,23 +831,253 @@ static const struct cli_opt no_opts[] = {
 	{NULL, 0, 0, 0},
 };
 
+static int cmd_help(struct cli *c);
+
+/* Sorted by name; the help strings follow struct cmd's rule (cli.h). */
 static const struct cmd commands[] = {
-	{"backup", cmd_backup, no_opts, 1, 1, "DEST", 0},
-	{"completion", cmd_completion, no_opts, 1, 1, "SHELL", 0},
-	{"del", cmd_del, del_opts, 1, -1, "KEY...", 0},
-	{"export", cmd_export, no_opts, 0, 0, "", 0},
-	{"gc", cmd_gc, gc_opts, 0, 0, "", 0},
-	{"get", cmd_get, no_opts, 1, 1, "KEY", 0},
-	{"has", cmd_has, no_opts, 1, 1, "KEY", 0},
-	{"import", cmd_import, no_opts, 0, 0, "", 0},
-	{"incr", cmd_incr, nosync_opts, 1, 2, "KEY [DELTA]", 1},
-	{"init", cmd_init, init_opts, 0, 0, "", 1},
-	{"keygen", cmd_keygen, no_opts, 1, 1, "FILE", 0},
-	{"list", cmd_list, list_opts, 0, 1, "[PREFIX]", 0},
-	{"put", cmd_put, put_opts, 1, 2, "KEY [VALUE]", 1},
-	{"stat", cmd_stat, stat_opts, 1, 1, "KEY", 0},
-	{"verify", cmd_verify, verify_opts, 0, 0, "", 0},
+	{"backup", cmd_backup, no_opts, 1, 1, 0, 1,
+	 "DEST\n"
+	 "a consistent copy of the store as a new store at DEST\n"
+	 "example: okof backup /mnt/usb/okof-$(date +%F)\n"},
+	{"completion", cmd_completion, no_opts, 1, 1, 0, 0,
+	 "SHELL\n"
+	 "print a completion script for SHELL (bash or zsh)\n"
+	 "example: source <(okof completion bash)\n"},
+	{"del", cmd_del, del_opts, 0, -1, 0, 1,
+	 "[-f] [--no-sync] KEY...\n"
+	 "delete the keys (exit 1 if any was absent)\n"
+	 "  -f, --force       absent keys, or no KEY at all, are not an error\n"
+	 "  --no-sync         skip the directory fsync: not durable\n"
+	 "example: okof list -0 tmp. | xargs -0 okof del -f\n"},
+	{"export", cmd_export, no_opts, 0, 0, 0, 1,
+	 "\n"
+	 "every live record to standard output as JSON Lines\n"
+	 "example: okof export > okof.jsonl\n"},
+	{"gc", cmd_gc, gc_opts, 0, 0, 0, 1,
+	 "[-v]\n"
+	 "remove expired records and abandoned temp files\n"
+	 "  -v, --verbose     print a line for each file removed\n"
+	 "example: okof gc -v\n"},
+	{"get", cmd_get, get_opts, 1, 1, 0, 1,
+	 "[--default VALUE] KEY\n"
+	 "write the value of KEY to standard output\n"
+	 "  --default VALUE   write VALUE instead, and exit 0, when KEY is\n"
+	 "                    absent or expired (damage still exits 3)\n"
+	 "example: since=$(okof get --default 0 feed.cursor)\n"},
+	{"has", cmd_has, no_opts, 1, 1, 0, 1,
+	 "KEY\n"
+	 "exit 0 if KEY is present, 1 if not; print nothing\n"
+	 "example: okof has report.done || make-report\n"},
+	{"help", cmd_help, no_opts, 0, 1, 0, 0,
+	 "[COMMAND]\n"
+	 "the usage of COMMAND, or of all commands\n"
+	 "example: okof help put\n"},
+	{"import", cmd_import, no_opts, 0, 0, 1, 1,
+	 "\n"
+	 "store every record of JSON Lines read from standard input\n"
+	 "example: okof -d /srv/new import < okof.jsonl\n"},
+	{"incr", cmd_incr, nosync_opts, 1, 2, 1, 1,
+	 "[--no-sync] KEY [DELTA]\n"
+	 "add DELTA (default 1) to the integer at KEY, print the sum\n"
+	 "  --no-sync         skip the fsyncs: atomic, not durable\n"
+	 "example: okof incr visits -5\n"},
+	{"init", cmd_init, init_opts, 0, 0, 1, 1,
+	 "[--encrypt] [--compress-threshold BYTES]\n"
+	 "create the store now, with these settings\n"
+	 "  --encrypt         seal keys and values with the secret of -k\n"
+	 "  --compress-threshold BYTES\n"
+	 "                    compress chunks larger than BYTES (default 256)\n"
+	 "example: okof -k ~/.config/okof.key init --encrypt\n"},
+	{"keygen", cmd_keygen, no_opts, 1, 1, 0, 0,
+	 "FILE\n"
+	 "write a new random secret key to a new FILE (mode 0600)\n"
+	 "example: okof keygen ~/.config/okof.key\n"},
+	{"list", cmd_list, list_opts, 0, 1, 0, 1,
+	 "[-0] [-l] [PREFIX]\n"
+	 "the keys that start with PREFIX, sorted bytewise\n"
+	 "  -0, --null        end each key with NUL, not newline\n"
+	 "  -l, --long        size and modification time before each key\n"
+	 "example: okof list -0 tmp. | xargs -0 okof del -f\n"},
+	{"put", cmd_put, put_opts, 1, 2, 1, 1,
+	 "[--if-absent] [--ttl DURATION] [--no-sync] KEY [VALUE]\n"
+	 "store VALUE, or all of standard input, under KEY\n"
+	 "  --if-absent       store only if KEY is absent (else exit 1)\n"
+	 "  --ttl DURATION    KEY expires after 90, 90s, 15m, 2h, 7d...\n"
+	 "  --no-sync         skip the fsyncs: atomic, not durable\n"
+	 "example: curl -fsS \"$URL\" | okof put --ttl 1h weather\n"},
+	{"stat", cmd_stat, stat_opts, 1, 1, 0, 1,
+	 "[--json] KEY\n"
+	 "facts about KEY: size, disk, compressed, encrypted, times\n"
+	 "  --json            one JSON object instead of lines\n"
+	 "example: okof stat --json weather\n"},
+	{"verify", cmd_verify, verify_opts, 0, 0, 0, 1,
+	 "[-q]\n"
+	 "check every record in full; list the bad ones\n"
+	 "  -q, --quiet       no line per record, only the exit status and\n"
+	 "                    the count on standard error\n"
+	 "example: okof verify -q || mail -s 'okof damage' root < /dev/null\n"},
 };
+
+#define NCOMMANDS (sizeof commands / sizeof *commands)
+
+/* The global options, for every command's help: -d and -k only for
+ * the commands that use a store. */
+static const char help_store_opts[] =
+	"  -d, --dir DIR     the store (else $OKOF_DIR, $XDG_DATA_HOME/okof,\n"
+	"                    ~/.local/share/okof)\n"
+	"  -k, --key-file FILE\n"
+	"                    the secret of an encrypted store (else\n"
+	"                    $OKOF_KEY_FILE)\n";
+static const char help_any_opts[] =
+	"  -h, --help        print this help\n"
+	"  -V, --version     print okof's version\n";
+
+/* The synopsis: the first line of a help string. */
+static int
+synopsis_len(const struct cmd *cmd)
+{
+	return (int)strcspn(cmd->help, "\n");
+}
+
+/* Prints help (the overview when cmd is NULL) or the version on
+ * standard output: the one place that does. */
+static int
+print_usage(const struct cmd *cmd, int version)
+{
+	struct outbuf b = {0};
+
+	if (version) {
+		ob_str(&b, "okof " OKOF_VERSION "\n");
+	} else if (cmd) {
+		const char *h = cmd->help, *desc = h + synopsis_len(cmd) + 1;
+		const char *end = desc + strlen(desc);
+		const char *opts = strchr(desc, '\n');
+		const char *ex = strstr(desc, "\nexample:");
+		/* A row that breaks the rule still prints, only worse. */
+		opts = opts ? opts + 1 : end;
+		ex = ex ? ex + 1 : end;
+		ob_fmt(&b, "usage: okof %s%s%.*s\n", cmd->name,
+		       synopsis_len(cmd) ? " " : "", synopsis_len(cmd), h);
+		ob_bytes(&b, desc, (size_t)(opts - desc));
+		ob_str(&b, "\noptions:\n");
+		ob_bytes(&b, opts, (size_t)(ex - opts));
+		if (cmd->store)
+			ob_str(&b, help_store_opts);
+		ob_str(&b, help_any_opts);
+		ob_fmt(&b, "\n%s", ex);
+	} else {
+		ob_str(&b, "usage: okof [-d DIR] [-k FILE] COMMAND [OPTIONS] "
+			   "[ARGS]\n\ncommands:\n");
+		for (size_t i = 0; i < NCOMMANDS; i++) {
+			const struct cmd *k = &commands[i];
+			const char *desc = k->help + synopsis_len(k) + 1;
+			int w = (int)strlen(k->name) + 1 + synopsis_len(k);
+			ob_fmt(&b, "  %s %.*s", k->name, synopsis_len(k), k->help);
+			if (w > 16)
+				ob_fmt(&b, "\n%20s", "");
+			else
+				ob_fmt(&b, "%*s", 18 - w, "");
+			ob_bytes(&b, desc, strcspn(desc, "\n") + 1);
+		}
+		ob_fmt(&b, "\nglobal options:\n%s%s\n", help_store_opts,
+		       help_any_opts);
+		ob_str(&b, "'okof help COMMAND' (or 'okof COMMAND --help') "
+			   "prints a command's options.\n"
+			   "exit: 0 ok, 1 absent, 2 usage, 3 failure; see "
+			   "okof(1)\n");
+	}
+	int rc = b.failed ? (msg("out of memory"), EX_FAIL)
+			  : out_write(b.buf, b.len);
+	ob_free(&b);
+	return rc;
+}
+
+/* Optimal string alignment distance: edits, with swaps of neighbours
+ * ("gte" is one from "get"). */
+static size_t
+edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t d[3][33], *prev2 = d[0], *prev = d[1], *cur = d[2];
+
+	if (la > 32 || lb > 32)
+		return SIZE_MAX;
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+			size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+			size_t m = sub < del ? sub : del;
+			m = m < ins ? m : ins;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && prev2[j - 2] + 1 < m)
+				m = prev2[j - 2] + 1;
+			cur[j] = m;
+		}
+		size_t *t = prev2;
+		prev2 = prev;
+		prev = cur;
+		cur = t;
+	}
+	return prev[lb];
+}
+
+static const struct cmd *
+find_command(const char *name)
+{
+	for (size_t k = 0; k < NCOMMANDS; k++)
+		if (strcmp(name, commands[k].name) == 0)
+			return &commands[k];
+	return NULL;
+}
+
+/* An unknown command: exit 2, and the nearest name when it is close
+ * (one edit for short names, two from five letters on) and alone. */
+static int
+unknown_command(const char *name)
+{
+	size_t len = strlen(name), best = SIZE_MAX, limit = len >= 5 ? 2 : 1;
+	const char *near = NULL;
+
+	for (size_t k = 0; k < NCOMMANDS; k++) {
+		size_t d = edit_distance(name, commands[k].name);
+		if (d < best) {
+			best = d;
+			near = commands[k].name;
+		} else if (d == best) {
+			near = NULL; /* two as near: suggest neither */
+		}
+	}
+	if (near && best <= limit && best < len)
+		msg("unknown command '%s' (did you mean '%s'?)", name, near);
+	else
+		msg("unknown command '%s' (see 'okof help')", name);
+	return EX_USAGE;
+}
+
+/* "okof: usage: okof NAME SYNOPSIS (see 'okof help NAME')": EX_USAGE. */
+static int
+usage_error(const char *name)
+{
+	const struct cmd *cmd = find_command(name);
+
+	msg("usage: okof %s%s%.*s (see 'okof help %s')", cmd->name,
+	    synopsis_len(cmd) ? " " : "", synopsis_len(cmd), cmd->help,
+	    cmd->name);
+	return EX_USAGE;
+}
+
+static int
+cmd_help(struct cli *c)
+{
+	const struct cmd *cmd = NULL;
+
+	if (c->nargs == 1 && !(cmd = find_command(c->args[0])))
+		return unknown_command(c->args[0]);
+	return print_usage(cmd, 0);
+}
 
 static void
 on_signal(int sig)
@@ -828,10 +1087,16 @@ on_signal(int sig)
 	raise(sig);
 }
 
-/* So that no stray write lands in a record, 0-2 are always open. */
+/*
+ * So that no stray write lands in a record, 0-2 are always open: a
+ * closed one is opened on /dev/null.  Returns which were closed (bit
+ * fd), or -1.
+ */
 static int
 sane_fds(void)
 {
+	int closed = 0;
+
 	for (int fd = 0; fd < 3; fd++) {
 		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
 			continue;
@@ -841,8 +1106,9 @@ sane_fds(void)
 				close(n);
 			return -1;
 		}
+		closed |= 1 << fd;
 	}
-	return 0;
+	return closed;
 }
 
 int
@@ -850,10 +1116,11 @@ main(int argc, char **argv)
 {
 	struct cli c = {0};
 	const struct cmd *cmd = NULL;
-	int rc;
+	int rc, closed = sane_fds();
 
-	if (sane_fds() != 0)
+	if (closed < 0)
 		return EX_FAIL;
+	cli_stdout_closed = closed & (1 << STDOUT_FILENO);
 	/* A reader that goes away ends us as it ends cat, even if our
 	 * parent ignored SIGPIPE. */
 	signal(SIGPIPE, SIG_DFL);
@@ -870,26 +1137,15 @@ main(int argc, char **argv)
 	prog_keyfile = g.val[O_KEYFILE];
 	int help = g.set[O_HELP], version = g.set[O_VERSION];
 	cli_free(&g);
-	if (help) {
-		fputs(usage_text, stdout);
-		return fflush(stdout) == 0 ? EX_OK : EX_FAIL;
-	}
-	if (version) {
-		printf("okof %s\n", OKOF_VERSION);
-		return fflush(stdout) == 0 ? EX_OK : EX_FAIL;
-	}
+	if (help || version)
+		return print_usage(NULL, version && !help);
 	if (i >= argc) {
-		msg("usage: okof [-d DIR] COMMAND [OPTIONS] [ARGS] (see "
-		    "'okof --help')");
+		msg("usage: okof [-d DIR] [-k FILE] COMMAND [OPTIONS] [ARGS] "
+		    "(see 'okof help')");
 		return EX_USAGE;
 	}
-	for (size_t k = 0; k < sizeof commands / sizeof *commands; k++)
-		if (strcmp(argv[i], commands[k].name) == 0)
-			cmd = &commands[k];
-	if (!cmd) {
-		msg("unknown command '%s' (see 'okof --help')", argv[i]);
-		return EX_USAGE;
-	}
+	if (!(cmd = find_command(argv[i])))
+		return unknown_command(argv[i]);
 
 	rc = cli_parse(&c, cmd->opts, global_opts, argc - i - 1, argv + i + 1,
 		       0);
@@ -897,17 +1153,13 @@ main(int argc, char **argv)
 		cli_free(&c);
 		return EX_USAGE;
 	}
-	if (c.set[O_HELP]) {
-		fputs(usage_text, stdout);
-		return fflush(stdout) == 0 ? EX_OK : EX_FAIL;
-	}
-	if (c.set[O_VERSION]) {
-		printf("okof %s\n", OKOF_VERSION);
-		return fflush(stdout) == 0 ? EX_OK : EX_FAIL;
+	if (c.set[O_HELP] || c.set[O_VERSION]) {
+		cli_free(&c);
+		return print_usage(cmd, !c.set[O_HELP]);
 	}
 	if (c.set[O_DIR]) {
 		if (prog_dir) {
-			msg("option '--dir' given twice");
+			cli_given_twice("--dir");
 			cli_free(&c);
 			return EX_USAGE;
 		}
@@ -915,7 +1167,7 @@ main(int argc, char **argv)
 	}
 	if (c.set[O_KEYFILE]) {
 		if (prog_keyfile) {
-			msg("option '--key-file' given twice");
+			cli_given_twice("--key-file");
 			cli_free(&c);
 			return EX_USAGE;
 		}
@@ -923,10 +1175,8 @@ main(int argc, char **argv)
 	}
 	if (c.nargs < cmd->min_args ||
 	    (cmd->max_args >= 0 && c.nargs > cmd->max_args)) {
-		msg("usage: okof %s%s%s", cmd->name, *cmd->args ? " " : "",
-		    cmd->args);
 		cli_free(&c);
-		return EX_USAGE;
+		return usage_error(cmd->name);
 	}
 	if (sodium_init() < 0) {
 		msg("cannot initialise libsodium");
@@ -942,9 +1192,8 @@ main(int argc, char **argv)
 		sigaction(SIGTERM, &sa, NULL);
 		sigaction(SIGHUP, &sa, NULL);
 	}
-	int needs_store = cmd->run != cmd_completion && cmd->run != cmd_keygen;
-	rc = needs_store ? load_secret() : 0;
-	if (rc == 0 && needs_store)
+	rc = cmd->store ? load_secret() : 0;
+	if (rc == 0 && cmd->store)
 		rc = locate_store(&c);
 	if (rc == 0)
 		rc = cmd->run(&c);

@@ -62,12 +62,18 @@ record(struct cli *c, const struct cli_opt *o, const char *val)
 			snprintf(name, sizeof name, "--%s", o->lng);
 		else
 			snprintf(name, sizeof name, "-%c", o->shrt);
-		err("option given twice:", name);
+		cli_given_twice(name);
 		return -1;
 	}
 	c->set[o->id] = 1;
 	c->val[o->id] = val;
 	return 0;
+}
+
+void
+cli_given_twice(const char *name)
+{
+	fprintf(stderr, "okof: option '%s' given twice\n", name);
 }
 
 int

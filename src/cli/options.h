@@ -43,6 +43,10 @@ int cli_parse(struct cli *c, const struct cli_opt *a, const struct cli_opt *b,
 
 void cli_free(struct cli *c);
 
+/* The one message for an option given twice: "okof: option 'NAME'
+ * given twice" (NAME with its dashes). */
+void cli_given_twice(const char *name);
+
 /* A duration: a positive whole number, optionally followed by s, m, h
  * or d.  Returns seconds, or -1. */
 int64_t parse_duration(const char *s);

@@ -37,8 +37,11 @@ progress_tick(struct progress *p, uint64_t n, uint64_t bytes)
 {
 	p->n += n;
 	p->bytes += bytes;
-	if (!p->on || (p->n & 63) != 0)
+	if (!p->on ||
+	    (p->n - p->n_seen < 64 && p->bytes - p->bytes_seen < 256 * 1024))
 		return;
+	p->n_seen = p->n;
+	p->bytes_seen = p->bytes;
 	double t = mono_now();
 	if (t - p->start < 0.5 || t - p->last < 0.1)
 		return;

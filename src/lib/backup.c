@@ -31,10 +31,16 @@ struct backup {
 };
 
 /* Copies the file name in sb into bucket db under the same name,
- * through a temp file: write, fsync, rename. */
+ * through a temp file: write, fsync, rename.  b->fn hears of each
+ * piece written. */
 static int
-copy_file(int sb, int db, const char *name)
+copy_file(struct backup *b, int sb, int db, const char *bucket,
+	  const char *name)
 {
+	char path[64];
+	struct okof_item it = {.kind = OKOF_ITEM_COPYING, .path = path,
+			       .key = (const char *)b->pk.h.key,
+			       .klen = b->pk.h.key_len, .detail = ""};
 	char tmp[TMP_NAME_LEN + 1], buf[65536];
 	int in, out, lockfd, rc = 0;
 	ssize_t n;
@@ -48,6 +54,7 @@ copy_file(int sb, int db, const char *name)
 		close(in);
 		return out;
 	}
+	snprintf(path, sizeof path, "%s/%s", bucket, name);
 	while ((n = read(in, buf, sizeof buf)) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -56,6 +63,9 @@ copy_file(int sb, int db, const char *name)
 			break;
 		}
 		if ((rc = io_write_all(out, buf, (size_t)n)) < 0)
+			break;
+		it.bytes = (uint64_t)n;
+		if (b->fn && (rc = b->fn(b->ctx, &it)) < 0)
 			break;
 	}
 	close(in);
@@ -99,7 +109,7 @@ again:
 	if (rc == -ENOENT && ++tries < 1000)
 		goto again;
 	if (rc == -EXDEV || rc == -EPERM || rc == -EMLINK || rc == -ENOTSUP)
-		rc = copy_file(sb, b->dbfd[i], name);
+		rc = copy_file(b, sb, b->dbfd[i], bucket, name);
 	if (rc < 0)
 		return store_fail(b->s, rc, bucket, name, "cannot copy");
 	if (b->fn) {

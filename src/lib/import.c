@@ -51,10 +51,13 @@ child_name(const okof_import *im, size_t i, char *out, size_t cap)
 int
 okof_import_begin(okof_store *s, okof_import **out)
 {
-	okof_import *im = calloc(1, sizeof *im);
-	int fd;
+	okof_import *im;
+	int fd, rc;
 
 	*out = NULL;
+	if ((rc = store_check_sealed(s)) < 0)
+		return rc;
+	im = calloc(1, sizeof *im);
 	if (!im)
 		return -ENOMEM;
 	im->s = s;

@@ -188,6 +188,8 @@ put_common(okof_store *s, const char *key, size_t klen,
 		opts = &defaults;
 	if (okof_check_key(key, klen) != 0)
 		return OKOF_EBADKEY;
+	if ((rc = store_check_sealed(s)) < 0)
+		return rc;
 	store_name(s, key, klen, &nm);
 	bfd = store_open_bucket(s, &nm, opts->no_sync);
 	if (bfd < 0)

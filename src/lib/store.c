@@ -64,6 +64,8 @@ okof_strerror(int rc)
 		return "store is encrypted; its secret is needed";
 	case OKOF_EBADSECRET:
 		return "wrong key: this secret does not open this store";
+	case OKOF_EPLAIN:
+		return "the store is not encrypted, but a secret was given";
 	case OKOF_EFSTYPE:
 		return "filesystem without atomic rename or hard links (an "
 		       "object store mounted with FUSE): okof cannot keep its "
@@ -105,6 +107,14 @@ store_now_ns(void)
 	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
 		return (int64_t)time(NULL) * 1000000000;
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int
+store_check_sealed(okof_store *s)
+{
+	if (s->plain_secret)
+		return store_fail(s, OKOF_EPLAIN, META_NAME, NULL, "");
+	return 0;
 }
 
 int
@@ -455,6 +465,7 @@ okof_open(okof_store **out, const char *dir, int flags,
 	}
 	if (rc < 0)
 		goto fail;
+	s->plain_secret = secret && !s->keys;
 	*out = s;
 	return 0;
 fail:

@@ -40,6 +40,7 @@ struct okof_store {
 	struct okof_settings settings;
 	unsigned char salt[SALT_BYTES];
 	struct store_keys *keys; /* NULL for a plain store */
+	int plain_secret;	 /* a secret was given for a plain store */
 	struct store_err err; /* of the last failure on this handle */
 };
 
@@ -83,6 +84,10 @@ store_fail(okof_store *s, int rc, const char *bucket, const char *file,
 }
 
 int64_t store_now_ns(void);
+
+/* Before writing a value: OKOF_EPLAIN if a secret was given for this
+ * plain store (plaintext must never be written silently), else 0. */
+int store_check_sealed(okof_store *s);
 
 /* Does the directory hold entries (other than temp files, with
  * ignore_tmp)?  1, 0 or -errno. */
