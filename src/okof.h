@@ -46,6 +46,16 @@
 
 #define OKOF_VERSION "0.1.0"
 
+/*
+ * The shared library is built with hidden visibility: OKOF_API marks
+ * what it exports (and src/lib/libokof.map keeps only okof_* besides).
+ */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define OKOF_API __attribute__((visibility("default")))
+#else
+#define OKOF_API
+#endif
+
 /* Limits of the contract. */
 #define OKOF_KEY_MAX 4096	/* bytes in a key; a key is 1..OKOF_KEY_MAX */
 #define OKOF_CHUNK_SIZE 65536	/* raw value bytes per record chunk */
@@ -74,7 +84,7 @@ enum {
 };
 
 /* Returns a static description of rc: an OKOF_E* code or a -errno. */
-const char *okof_strerror(int rc);
+OKOF_API const char *okof_strerror(int rc);
 
 typedef struct okof_store okof_store;
 
@@ -94,7 +104,7 @@ struct okof_settings {
  * directories are made, mode 0700.  Returns 0, OKOF_EDIRSYNC (the file
  * exists but its directory fsync failed) or -errno.
  */
-int okof_keygen(const char *path);
+OKOF_API int okof_keygen(const char *path);
 
 /* okof_open() flags. */
 #define OKOF_CREATE 0x1	/* create the store (and missing parents) */
@@ -125,27 +135,27 @@ int okof_keygen(const char *path);
  * failure *out is NULL and there is no handle to ask okof_errpath():
  * the error concerns dir itself or its "meta" file.
  */
-int okof_open(okof_store **out, const char *dir, int flags,
+OKOF_API int okof_open(okof_store **out, const char *dir, int flags,
 	      const struct okof_settings *settings,
 	      const unsigned char *secret);
 
 /* Closes the handle; NULL is allowed. */
-void okof_close(okof_store *s);
+OKOF_API void okof_close(okof_store *s);
 
 /* Is the store encrypted? */
-int okof_encrypted(const okof_store *s);
+OKOF_API int okof_encrypted(const okof_store *s);
 
 /* The store's settings as read from its metadata. */
-void okof_get_settings(const okof_store *s, struct okof_settings *out);
+OKOF_API void okof_get_settings(const okof_store *s, struct okof_settings *out);
 
 /* The file (relative to the store) of the last failure, or "". */
-const char *okof_errpath(const okof_store *s);
+OKOF_API const char *okof_errpath(const okof_store *s);
 
 /* What was wrong with that file (static text), or "". */
-const char *okof_errdetail(const okof_store *s);
+OKOF_API const char *okof_errdetail(const okof_store *s);
 
 /* Returns 0 if key/klen is a valid key, else OKOF_EBADKEY. */
-int okof_check_key(const char *key, size_t klen);
+OKOF_API int okof_check_key(const char *key, size_t klen);
 
 /* okof_put options. */
 struct okof_put_opts {
@@ -161,7 +171,7 @@ struct okof_put_opts {
  * directory fsync failed: durability unknown) or another error, in which
  * case the previous value is intact.
  */
-int okof_put(okof_store *s, const char *key, size_t klen, const void *val,
+OKOF_API int okof_put(okof_store *s, const char *key, size_t klen, const void *val,
 	     size_t vlen, const struct okof_put_opts *opts);
 
 /*
@@ -169,14 +179,14 @@ int okof_put(okof_store *s, const char *key, size_t klen, const void *val,
  * in constant memory.  Same returns as okof_put().  A read error on fd
  * returns its -errno and publishes nothing.
  */
-int okof_put_fd(okof_store *s, const char *key, size_t klen, int fd,
+OKOF_API int okof_put_fd(okof_store *s, const char *key, size_t klen, int fd,
 		const struct okof_put_opts *opts);
 
 /*
  * Removes the temp file of a put in progress, if any.  Async-signal-
  * safe: for a SIGINT/SIGTERM handler, which then re-raises the signal.
  */
-void okof_signal_cleanup(void);
+OKOF_API void okof_signal_cleanup(void);
 
 /* Facts about a record. */
 struct okof_info {
@@ -196,11 +206,11 @@ typedef struct okof_reader okof_reader;
  * checks), or another error.  The header is verified; chunks are
  * verified one by one as okof_get_read() returns them.
  */
-int okof_get_open(okof_store *s, const char *key, size_t klen,
+OKOF_API int okof_get_open(okof_store *s, const char *key, size_t klen,
 		  okof_reader **out);
 
 /* The record's facts; valid after okof_get_open(). */
-void okof_get_info(const okof_reader *r, struct okof_info *out);
+OKOF_API void okof_get_info(const okof_reader *r, struct okof_info *out);
 
 /*
  * Returns the next verified piece of the value: 1 with p and n set (the
@@ -208,13 +218,13 @@ void okof_get_info(const okof_reader *r, struct okof_info *out);
  * of a value that verified whole, or a negative code (OKOF_ECORRUPT for
  * a bad chunk, a short record or trailing garbage).
  */
-int okof_get_read(okof_reader *r, const void **p, size_t *n);
+OKOF_API int okof_get_read(okof_reader *r, const void **p, size_t *n);
 
 /* Closes the reader; NULL is allowed. */
-void okof_get_close(okof_reader *r);
+OKOF_API void okof_get_close(okof_reader *r);
 
 /* okof_get_open() + okof_get_info() + close: 0, OKOF_ENOTFOUND, ... */
-int okof_stat(okof_store *s, const char *key, size_t klen,
+OKOF_API int okof_stat(okof_store *s, const char *key, size_t klen,
 	      struct okof_info *out);
 
 /*
@@ -222,7 +232,7 @@ int okof_stat(okof_store *s, const char *key, size_t klen,
  * record is removed and still reported absent), or an error.  Without
  * no_sync the directory is fsynced after the unlink.
  */
-int okof_del(okof_store *s, const char *key, size_t klen, int no_sync);
+OKOF_API int okof_del(okof_store *s, const char *key, size_t klen, int no_sync);
 
 /*
  * Adds delta to the signed 64-bit decimal integer stored under key (an
@@ -233,7 +243,7 @@ int okof_del(okof_store *s, const char *key, size_t klen, int no_sync);
  * update.  Returns 0 with *out set, OKOF_ENOTINT, OKOF_EOVERFLOW (the
  * value is left alone), OKOF_EDIRSYNC or another error.
  */
-int okof_incr(okof_store *s, const char *key, size_t klen, int64_t delta,
+OKOF_API int okof_incr(okof_store *s, const char *key, size_t klen, int64_t delta,
 	      int no_sync, int64_t *out);
 
 /* What okof_verify() and okof_gc() found, item by item. */
@@ -265,7 +275,7 @@ typedef int (*okof_item_fn)(void *ctx, const struct okof_item *it);
  * for each.  Returns 0 or an error that stopped the walk; bad records
  * are reported through fn, not by the return value.
  */
-int okof_verify(okof_store *s, okof_item_fn fn, void *ctx);
+OKOF_API int okof_verify(okof_store *s, okof_item_fn fn, void *ctx);
 
 /*
  * Removes expired records and the temp files that no running write
@@ -273,7 +283,7 @@ int okof_verify(okof_store *s, okof_item_fn fn, void *ctx);
  * and fsyncs the directories it changed.  fn (may be NULL) hears of
  * each removal.  Returns 0 or an error.
  */
-int okof_gc(okof_store *s, okof_item_fn fn, void *ctx);
+OKOF_API int okof_gc(okof_store *s, okof_item_fn fn, void *ctx);
 
 /*
  * Bulk import: records are written to temp files as they are added, but
@@ -290,25 +300,25 @@ int okof_gc(okof_store *s, okof_item_fn fn, void *ctx);
  */
 typedef struct okof_import okof_import;
 
-int okof_import_begin(okof_store *s, okof_import **out);
+OKOF_API int okof_import_begin(okof_store *s, okof_import **out);
 
 /* Stages one record.  0, OKOF_EBADKEY or an error. */
-int okof_import_add(okof_import *im, const char *key, size_t klen,
+OKOF_API int okof_import_add(okof_import *im, const char *key, size_t klen,
 		    const void *val, size_t vlen, int64_t expires);
 
 /* Publishes everything staged and frees im.  0, OKOF_EDIRSYNC or an
  * error; im is freed either way. */
-int okof_import_commit(okof_import *im);
+OKOF_API int okof_import_commit(okof_import *im);
 
 /* Removes everything staged and frees im; NULL is allowed. */
-void okof_import_abort(okof_import *im);
+OKOF_API void okof_import_abort(okof_import *im);
 
 /*
  * Starts reading the record open in r again from its first byte: the
  * same file, even if the key has been replaced since it was opened.
  * 0 or an error.
  */
-int okof_get_rewind(okof_reader *r);
+OKOF_API int okof_get_rewind(okof_reader *r);
 
 /*
  * Copies the store to dest, a directory that must not exist or be
@@ -320,7 +330,7 @@ int okof_get_rewind(okof_reader *r);
  * (may be NULL) hears of each record copied (OKOF_ITEM_OK).  Returns 0,
  * -EEXIST if dest is not empty, or an error.
  */
-int okof_backup(okof_store *s, const char *dest, okof_item_fn fn, void *ctx);
+OKOF_API int okof_backup(okof_store *s, const char *dest, okof_item_fn fn, void *ctx);
 
 /* A key as returned by okof_list(). */
 struct okof_key {
@@ -342,9 +352,9 @@ struct okof_keys {
  * bytewise.  A record with a corrupt header is skipped and counted in
  * out->bad; okof_errpath() names the last one.  Returns 0 or an error.
  */
-int okof_list(okof_store *s, const char *prefix, size_t plen,
+OKOF_API int okof_list(okof_store *s, const char *prefix, size_t plen,
 	      struct okof_keys *out);
 
-void okof_keys_free(struct okof_keys *k);
+OKOF_API void okof_keys_free(struct okof_keys *k);
 
 #endif
