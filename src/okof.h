@@ -81,6 +81,7 @@ enum {
 	OKOF_EOVERFLOW = -30787,  /* incr: the result does not fit 64 bits */
 	OKOF_ENEEDSECRET = -30786, /* the store is encrypted; no secret given */
 	OKOF_EBADSECRET = -30785,  /* the secret is not this store's */
+	OKOF_EKEYFILE = -30784,	   /* a key file that is not a private 32-byte file */
 };
 
 /* Returns a static description of rc: an OKOF_E* code or a -errno. */
@@ -105,6 +106,19 @@ struct okof_settings {
  * exists but its directory fsync failed) or -errno.
  */
 OKOF_API int okof_keygen(const char *path);
+
+/*
+ * Reads the key file at path into secret (OKOF_SECRET_BYTES, memory the
+ * caller provides: sodium_malloc'd or mlock'ed, wiped when done).  The
+ * file must be a regular file owned by the effective user, with no
+ * permission for group or others, of exactly OKOF_SECRET_BYTES.
+ * Returns 0; -errno (why NULL) if it cannot be opened; otherwise
+ * OKOF_EKEYFILE or the -errno of a failed fstat/read, with *why (if why
+ * is not NULL) a static text saying what is wrong ("" for an errno).
+ * secret is left wiped on failure.  -EINVAL if path or secret is NULL.
+ */
+OKOF_API int okof_load_secret(const char *path, unsigned char *secret,
+			      const char **why);
 
 /* okof_open() flags. */
 #define OKOF_CREATE 0x1	/* create the store (and missing parents) */
@@ -226,6 +240,22 @@ OKOF_API void okof_get_close(okof_reader *r);
 /* okof_get_open() + okof_get_info() + close: 0, OKOF_ENOTFOUND, ... */
 OKOF_API int okof_stat(okof_store *s, const char *key, size_t klen,
 	      struct okof_info *out);
+
+/*
+ * Is key present (and not expired)?  Returns 1 present, 0 absent, or a
+ * negative code (OKOF_EBADKEY, OKOF_ECORRUPT for a record whose header
+ * fails its checks, -errno).
+ */
+OKOF_API int okof_has(okof_store *s, const char *key, size_t klen);
+
+/*
+ * The expiry time for a key that lives ttl seconds from now, for
+ * okof_put_opts.expires: the current time plus ttl, rounded up to the
+ * next whole second, so that the key lives at least the whole ttl.
+ * Returns 0 with *out set, -EINVAL (ttl negative, out NULL) or
+ * OKOF_EOVERFLOW (the time does not fit 64 bits).
+ */
+OKOF_API int okof_expires_in(int64_t ttl, int64_t *out);
 
 /*
  * Deletes key.  Returns 0, OKOF_ENOTFOUND if it was absent (an expired

@@ -251,6 +251,8 @@ okof_verify(okof_store *s, okof_item_fn fn, void *ctx)
 {
 	struct walk_ctx w = {.s = s, .fn = fn, .ctx = ctx};
 
+	if (!s)
+		return -EINVAL;
 	w.now = store_now_ns() / 1000000000;
 	return store_walk(s, visit, &w);
 }
@@ -261,6 +263,8 @@ okof_gc(okof_store *s, okof_item_fn fn, void *ctx)
 	struct walk_ctx w = {.s = s, .fn = fn, .ctx = ctx, .gc = 1};
 	int rc;
 
+	if (!s)
+		return -EINVAL;
 	w.now = store_now_ns() / 1000000000;
 	rc = store_walk(s, visit, &w);
 	/* Make the removals durable, one fsync per directory changed. */

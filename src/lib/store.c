@@ -60,6 +60,8 @@ okof_strerror(int rc)
 		return "store is encrypted; give -k/--key-file or OKOF_KEY_FILE";
 	case OKOF_EBADSECRET:
 		return "wrong key: this secret does not open this store";
+	case OKOF_EKEYFILE:
+		return "bad key file";
 	default:
 		return rc < 0 ? strerror(-rc) : "unknown error";
 	}
@@ -81,13 +83,13 @@ store_fail(okof_store *s, int rc, const char *bucket, const char *file,
 const char *
 okof_errpath(const okof_store *s)
 {
-	return s->errpath;
+	return s ? s->errpath : "";
 }
 
 const char *
 okof_errdetail(const okof_store *s)
 {
-	return s->errdetail ? s->errdetail : "";
+	return s && s->errdetail ? s->errdetail : "";
 }
 
 int64_t
@@ -103,8 +105,26 @@ store_now_ns(void)
 int
 okof_check_key(const char *key, size_t klen)
 {
-	if (klen == 0 || klen > OKOF_KEY_MAX || memchr(key, 0, klen) != NULL)
+	if (!key || klen == 0 || klen > OKOF_KEY_MAX ||
+	    memchr(key, 0, klen) != NULL)
 		return OKOF_EBADKEY;
+	return 0;
+}
+
+int
+okof_expires_in(int64_t ttl, int64_t *out)
+{
+	struct timespec ts;
+
+	if (!out || ttl < 0)
+		return -EINVAL;
+	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+		return -errno;
+	/* Round up: the key lives at least the whole ttl. */
+	int64_t now = (int64_t)ts.tv_sec + (ts.tv_nsec > 0);
+	if (ttl > INT64_MAX - now)
+		return OKOF_EOVERFLOW;
+	*out = now + ttl;
 	return 0;
 }
 
@@ -335,7 +355,12 @@ okof_open(okof_store **out, const char *dir, int flags,
 	okof_store *s;
 	int rc;
 
+	if (!out)
+		return -EINVAL;
 	*out = NULL;
+	if (!dir || (flags & ~(OKOF_CREATE | OKOF_INIT)) != 0 ||
+	    (settings && (settings->encrypt & ~1) != 0))
+		return -EINVAL;
 	if (sodium_init() < 0)
 		return -ENOSYS;
 	s = calloc(1, sizeof *s);
@@ -412,13 +437,16 @@ okof_close(okof_store *s)
 int
 okof_encrypted(const okof_store *s)
 {
-	return s->keys != NULL;
+	return s ? s->keys != NULL : -EINVAL;
 }
 
 void
 okof_get_settings(const okof_store *s, struct okof_settings *out)
 {
-	*out = s->settings;
+	static const struct okof_settings none;
+
+	if (out)
+		*out = s ? s->settings : none;
 }
 
 int
@@ -428,6 +456,8 @@ okof_del(okof_store *s, const char *key, size_t klen, int no_sync)
 	struct okof_info info;
 	int bfd, rc;
 
+	if (!s)
+		return -EINVAL;
 	if (okof_check_key(key, klen) != 0)
 		return OKOF_EBADKEY;
 	/* An expired record is removed but reported absent, as get would
