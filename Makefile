@@ -168,6 +168,8 @@ check: $(BIN) $(TESTS) $(BUILD)/maxrss
 	$(VALGRIND) $(BUILD)/check_okof
 	OKOF=./$(BIN) VALGRIND="$(VALGRIND)" MAXRSS=$(BUILD)/maxrss \
 		bash tests/cli.sh
+	CC="$(CC) $(EXTRA_CFLAGS) $(EXTRA_LDFLAGS)" LIB=$(BUILD)/libokof.a \
+		OKOF=./$(BIN) bash tests/examples.sh
 
 # Slow: values beyond 4 GiB, kill loops.  Run by .ci/run.
 check-big: $(BIN) $(BUILD)/maxrss
