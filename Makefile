@@ -311,7 +311,39 @@ check-install: all
 clean:
 	rm -rf okof build build-*
 
+# The ABI guard (Debian's abigail-tools): abi/$(SONAME).abi is the
+# committed baseline of what the .so exports, its public types alone.
+# check-abi fails on any change abidiff reports but added functions
+# (status bits 1 error, 2 usage, 4 change, 8 incompatible); a new
+# SONAME has no baseline yet and passes: make abi-baseline, commit it.
+ABIDW = abidw --header-file src/okof.h --drop-private-types \
+	--no-show-locs --no-corpus-path
+
+abi-baseline: $(SHLIB)
+	@mkdir -p abi
+	$(ABIDW) --out-file abi/$(SONAME).abi $(SHLIB)
+
+check-abi: $(SHLIB)
+	@command -v abidiff >/dev/null || \
+		{ echo "check-abi: needs abigail-tools (sh .ci/deps abigail-tools)"; exit 1; }
+	@soname=`readelf -d $(SHLIB) | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p'`; \
+	base=abi/$$soname.abi; \
+	$(ABIDW) --out-file $(BUILD)/$$soname.abi $(SHLIB) || exit 1; \
+	if [ ! -f $$base ]; then \
+		if ls abi/*.abi >/dev/null 2>&1; then \
+			echo "check-abi: $$soname is a new SONAME: make abi-baseline and commit $$base"; \
+			exit 0; \
+		fi; \
+		echo "check-abi: no baseline $$base"; exit 1; \
+	fi; \
+	abidiff --no-added-syms $$base $(BUILD)/$$soname.abi; rc=$$?; \
+	if [ $$rc -ne 0 ]; then \
+		echo "check-abi: $(SHLIB) is not compatible with $$base (abidiff status $$rc): keep the ABI, or change SOMAJOR and record a new baseline"; \
+		exit 1; \
+	fi; \
+	echo "check-abi: $(SHLIB) keeps the ABI of $$base"
+
 FORCE:
 
 .PHONY: all check check-big check-faults bench fuzz install uninstall \
-	clean completions check-install check-abi FORCE
+	clean completions check-install check-abi abi-baseline FORCE
