@@ -202,7 +202,16 @@ KILLS ?= 1000
 # README's table (long), --quick for a smoke run.
 BENCH ?= --quick
 BENCH_TOOLS = $(BUILD)/bench/floor $(BUILD)/bench/snappyfloor \
-	$(BUILD)/bench/snappyfloor-static $(BUILD)/bench/spawnbench
+	$(BUILD)/bench/snappyfloor-static $(BUILD)/bench/spawnbench \
+	$(BUILD)/bench/libbench
+
+# The library in-process, linked as a program would link libokof.a.
+$(BUILD)/bench/libbench: tests/bench/libbench.c $(BUILD)/libokof.a
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(CFLAGS) $(WARN) $(WERROR) -D_DEFAULT_SOURCE \
+		-D_POSIX_C_SOURCE=200809L -Isrc -o $@ tests/bench/libbench.c \
+		$(BUILD)/libokof.a `pkg-config --libs libsodium snappy` \
+		-lstdc++ -lm -pthread
 
 $(BUILD)/bench/floor: tests/bench/floor.c $(BUILD)/.deps
 	@mkdir -p $(BUILD)/bench
