@@ -70,5 +70,18 @@ if [ $((exps - now)) -ge 3598 ] && [ $((exps - now)) -le 3601 ]; then
 else
 	notok "okof(3) EXAMPLES: the greeting expires in an hour (got '$exp', now $now)"
 fi
+# README.md: the C block of "Using the library", its store moved here.
+sed -n '/^## Using the library/,/^## /p' README.md | sed -n '/^```c$/,/^```$/p' |
+	sed '1d;$d' | sed 's|#include <okof.h>|#include "okof.h"|' |
+	sed 's|/tmp/demo-store|'"$tmp"'/dstore|' >"$tmp/demo.c"
+if grep -q okof_open "$tmp/demo.c" &&
+    $CC -std=c17 -Wall -Wextra -Werror -Isrc -o "$tmp/demo" "$tmp/demo.c" \
+	$libs 2>"$tmp/err" && "$tmp/demo" &&
+    [ "$("$OKOF" -d "$tmp/dstore" get greeting)" = hello ]; then
+	ok "README's library example compiles and stores greeting=hello"
+else
+	cat "$tmp/err"
+	notok "README's library example compiles and stores greeting=hello"
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
