@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +64,8 @@ okof_strerror(int rc)
 	case OKOF_EKEYFILE:
 		return "bad key file";
 	default:
-		return rc < 0 ? strerror(-rc) : "unknown error";
+		/* INT_MIN has no negation: it is no errno either. */
+		return rc < 0 && rc != INT_MIN ? strerror(-rc) : "unknown error";
 	}
 }
 
