@@ -262,6 +262,8 @@ okof_list(okof_store *s, const char *prefix, size_t plen,
 	memset(out, 0, sizeof *out);
 	if (!s || (!prefix && plen > 0))
 		return -EINVAL;
+	if (!prefix)
+		prefix = ""; /* memcmp() wants a pointer even for 0 bytes */
 	c = calloc(LIST_THREADS_MAX, sizeof *c);
 	if (!c)
 		return -ENOMEM;
