@@ -2,8 +2,19 @@
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
-MANPREFIX ?= $(PREFIX)/share/man
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DATADIR ?= $(PREFIX)/share
+MANPREFIX ?= $(DATADIR)/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 DESTDIR ?=
+
+# The shared library: libokof.so.$(VERSION), SONAME libokof.so.0.  The
+# SONAME's number changes with any incompatible change of okof.h's ABI
+# (make check-abi tells).
+VERSION = $(shell sed -n 's/^\#define OKOF_VERSION "\(.*\)"/\1/p' src/okof.h)
+SOMAJOR = 0
+SONAME = libokof.so.$(SOMAJOR)
 
 CC ?= cc
 CFLAGS ?= -O2 -g
@@ -48,8 +59,14 @@ CLI_SRC = src/cli/main.c src/cli/common.c src/cli/options.c src/cli/outbuf.c \
 	src/cli/progress.c src/cli/jsonl.c src/cli/completion.c
 CLI_OBJ = $(CLI_SRC:src/%.c=$(BUILD)/%.o)
 TESTS = $(BUILD)/check_okof
+# The same objects for the shared library: position-independent, with
+# hidden visibility, so that only what okof.h marks OKOF_API is exported.
+PIC_OBJ = $(LIB_SRC:src/%.c=$(BUILD)/pic/%.o)
+SHLIB = $(BUILD)/libokof.so.$(VERSION)
+COMPLETIONS = $(BUILD)/completion/okof.bash $(BUILD)/completion/_okof \
+	$(BUILD)/completion/okof.fish
 
-all: $(BIN)
+all: $(BIN) $(BUILD)/libokof.a $(SHLIB) $(BUILD)/okof.pc completions
 
 $(BUILD)/.deps:
 	@sh .ci/deps
@@ -70,6 +87,43 @@ $(BUILD)/cli/%.o: src/cli/%.c src/cli/*.h src/okof.h $(BUILD)/.deps
 $(BUILD)/libokof.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $(LIB_OBJ)
+
+$(BUILD)/pic/lib/%.o: src/lib/%.c src/lib/*.h src/okof.h $(BUILD)/.deps
+	@mkdir -p $(@D)
+	$(COMPILE) -fPIC -fvisibility=hidden -Isrc -c -o $@ $<
+
+# snappy and libsodium stay shared libraries of their own (DT_NEEDED):
+# Debian's static archives are not position-independent.  The version
+# script hides every symbol but okof_*, theirs included.
+$(SHLIB): $(PIC_OBJ) src/lib/libokof.map
+	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(EXTRA_LDFLAGS) -shared \
+		-Wl,-soname,$(SONAME) -Wl,--version-script=src/lib/libokof.map \
+		-Wl,--no-undefined -Wl,--as-needed -o $@ $(PIC_OBJ) \
+		`pkg-config --libs libsodium snappy` -lm -pthread
+	ln -sf libokof.so.$(VERSION) $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $(BUILD)/libokof.so
+
+# okof.pc for the PREFIX of this make run: remade every time, as
+# install's PREFIX may differ from the build's.
+$(BUILD)/okof.pc: okof.pc.in FORCE $(BUILD)/.deps
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+		okof.pc.in > $@.tmp && mv $@.tmp $@
+
+# The completion scripts, as the built binary prints them.  A binary
+# without fish completion yet leaves okof.fish out (install skips it).
+completions: $(BIN)
+	@mkdir -p $(BUILD)/completion
+	./$(BIN) completion bash > $(BUILD)/completion/okof.bash
+	./$(BIN) completion zsh > $(BUILD)/completion/_okof
+	@if ./$(BIN) completion fish > $(BUILD)/completion/okof.fish.tmp \
+	    2>/dev/null; then \
+		mv $(BUILD)/completion/okof.fish.tmp $(BUILD)/completion/okof.fish; \
+	else \
+		rm -f $(BUILD)/completion/okof.fish.tmp \
+			$(BUILD)/completion/okof.fish; \
+		echo "okof completion fish: not in this build; okof.fish skipped"; \
+	fi
 
 # How to link: static where the static libraries exist.
 $(BUILD)/link.mk: $(BUILD)/.deps Makefile
@@ -105,7 +159,7 @@ $(BUILD)/check_%.o: tests/check_%.c tests/*.h src/lib/*.h src/okof.h \
 		-c -o $@ $<
 
 TEST_OBJ = $(BUILD)/check_main.o $(BUILD)/check_codec.o \
-	$(BUILD)/check_record.o $(BUILD)/check_store.o
+	$(BUILD)/check_record.o $(BUILD)/check_store.o $(BUILD)/check_api.o
 
 $(BUILD)/check_okof: $(TEST_OBJ) $(BUILD)/libokof.a
 	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(EXTRA_LDFLAGS) -o $@ $(TEST_OBJ) \
@@ -125,6 +179,8 @@ check: $(BIN) $(TESTS) $(BUILD)/maxrss
 		bash tests/cli.sh
 	OKOF=./$(BIN) python3 tests/roundtrip.py
 	OKOF=./$(BIN) python3 tests/model.py
+	CC="$(CC) $(EXTRA_CFLAGS) $(EXTRA_LDFLAGS)" LIB=$(BUILD)/libokof.a \
+		OKOF=./$(BIN) bash tests/examples.sh
 
 # Slow: values beyond 4 GiB, kill loops.  Run by .ci/run.
 check-big: $(BIN) $(BUILD)/maxrss
@@ -166,7 +222,16 @@ check-sharedfs: $(BIN)
 # README's table (long), --quick for a smoke run.
 BENCH ?= --quick
 BENCH_TOOLS = $(BUILD)/bench/floor $(BUILD)/bench/snappyfloor \
-	$(BUILD)/bench/snappyfloor-static $(BUILD)/bench/spawnbench
+	$(BUILD)/bench/snappyfloor-static $(BUILD)/bench/spawnbench \
+	$(BUILD)/bench/libbench
+
+# The library in-process, linked as a program would link libokof.a.
+$(BUILD)/bench/libbench: tests/bench/libbench.c $(BUILD)/libokof.a
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(CFLAGS) $(WARN) $(WERROR) -D_DEFAULT_SOURCE \
+		-D_POSIX_C_SOURCE=200809L -Isrc -o $@ tests/bench/libbench.c \
+		$(BUILD)/libokof.a `pkg-config --libs libsodium snappy` \
+		-lstdc++ -lm -pthread
 
 $(BUILD)/bench/floor: tests/bench/floor.c $(BUILD)/.deps
 	@mkdir -p $(BUILD)/bench
@@ -225,22 +290,89 @@ fuzz: $(BUILD)/.deps
 			build-fuzz/$$t.log; \
 	done
 
-install: $(BIN)
-	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANPREFIX)/man1 \
-		$(DESTDIR)$(MANPREFIX)/man5
-	cp -f okof $(DESTDIR)$(BINDIR)/okof
-	chmod 755 $(DESTDIR)$(BINDIR)/okof
-	cp -f man/okof.1 $(DESTDIR)$(MANPREFIX)/man1/okof.1
-	cp -f man/okof.5 $(DESTDIR)$(MANPREFIX)/man5/okof.5
-	chmod 644 $(DESTDIR)$(MANPREFIX)/man1/okof.1 \
-		$(DESTDIR)$(MANPREFIX)/man5/okof.5
+# install and uninstall: exactly these files.  uninstall leaves the
+# directories, which other packages share (share/man/man3, lib/pkgconfig).
+INSTALLED = $(BINDIR)/okof $(INCLUDEDIR)/okof.h $(LIBDIR)/libokof.a \
+	$(LIBDIR)/libokof.so.$(VERSION) $(LIBDIR)/$(SONAME) \
+	$(LIBDIR)/libokof.so $(PKGCONFIGDIR)/okof.pc \
+	$(MANPREFIX)/man1/okof.1 $(MANPREFIX)/man3/okof.3 \
+	$(MANPREFIX)/man5/okof.5 \
+	$(DATADIR)/bash-completion/completions/okof \
+	$(DATADIR)/zsh/site-functions/_okof \
+	$(DATADIR)/fish/vendor_completions.d/okof.fish
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(INCLUDEDIR) \
+		$(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+		$(DESTDIR)$(MANPREFIX)/man1 $(DESTDIR)$(MANPREFIX)/man3 \
+		$(DESTDIR)$(MANPREFIX)/man5 \
+		$(DESTDIR)$(DATADIR)/bash-completion/completions \
+		$(DESTDIR)$(DATADIR)/zsh/site-functions
+	install -m 755 $(BIN) $(DESTDIR)$(BINDIR)/okof
+	install -m 644 src/okof.h $(DESTDIR)$(INCLUDEDIR)/okof.h
+	install -m 644 $(BUILD)/libokof.a $(DESTDIR)$(LIBDIR)/libokof.a
+	install -m 644 $(SHLIB) $(DESTDIR)$(LIBDIR)/libokof.so.$(VERSION)
+	ln -sf libokof.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libokof.so
+	install -m 644 $(BUILD)/okof.pc $(DESTDIR)$(PKGCONFIGDIR)/okof.pc
+	install -m 644 man/okof.1 $(DESTDIR)$(MANPREFIX)/man1/okof.1
+	install -m 644 man/okof.3 $(DESTDIR)$(MANPREFIX)/man3/okof.3
+	install -m 644 man/okof.5 $(DESTDIR)$(MANPREFIX)/man5/okof.5
+	install -m 644 $(BUILD)/completion/okof.bash \
+		$(DESTDIR)$(DATADIR)/bash-completion/completions/okof
+	install -m 644 $(BUILD)/completion/_okof \
+		$(DESTDIR)$(DATADIR)/zsh/site-functions/_okof
+	if [ -f $(BUILD)/completion/okof.fish ]; then \
+		install -d $(DESTDIR)$(DATADIR)/fish/vendor_completions.d && \
+		install -m 644 $(BUILD)/completion/okof.fish \
+			$(DESTDIR)$(DATADIR)/fish/vendor_completions.d/okof.fish; \
+	fi
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/okof $(DESTDIR)$(MANPREFIX)/man1/okof.1 \
-		$(DESTDIR)$(MANPREFIX)/man5/okof.5
+	for f in $(INSTALLED); do rm -f "$(DESTDIR)$$f" || exit 1; done
+
+# make install into a temporary DESTDIR, build and run a program against
+# the installed files alone, make uninstall (tests/install/run).
+check-install: all
+	MAKE="$(MAKE)" CC="$(CC)" BUILD=$(BUILD) VERSION=$(VERSION) \
+		SONAME=$(SONAME) bash tests/install/run
 
 clean:
 	rm -rf okof build build-*
 
+# The ABI guard (Debian's abigail-tools): abi/$(SONAME).abi is the
+# committed baseline of what the .so exports, its public types alone.
+# check-abi fails on any change abidiff reports but added functions
+# (status bits 1 error, 2 usage, 4 change, 8 incompatible); a new
+# SONAME has no baseline yet and passes: make abi-baseline, commit it.
+ABIDW = abidw --header-file src/okof.h --drop-private-types \
+	--no-show-locs --no-corpus-path
+
+abi-baseline: $(SHLIB)
+	@mkdir -p abi
+	$(ABIDW) --out-file abi/$(SONAME).abi $(SHLIB)
+
+check-abi: $(SHLIB)
+	@command -v abidiff >/dev/null || \
+		{ echo "check-abi: needs abigail-tools (sh .ci/deps abigail-tools)"; exit 1; }
+	@soname=`readelf -d $(SHLIB) | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p'`; \
+	base=abi/$$soname.abi; \
+	$(ABIDW) --out-file $(BUILD)/$$soname.abi $(SHLIB) || exit 1; \
+	if [ ! -f $$base ]; then \
+		if ls abi/*.abi >/dev/null 2>&1; then \
+			echo "check-abi: $$soname is a new SONAME: make abi-baseline and commit $$base"; \
+			exit 0; \
+		fi; \
+		echo "check-abi: no baseline $$base"; exit 1; \
+	fi; \
+	abidiff --no-added-syms $$base $(BUILD)/$$soname.abi; rc=$$?; \
+	if [ $$rc -ne 0 ]; then \
+		echo "check-abi: $(SHLIB) is not compatible with $$base (abidiff status $$rc): keep the ABI, or change SOMAJOR and record a new baseline"; \
+		exit 1; \
+	fi; \
+	echo "check-abi: $(SHLIB) keeps the ABI of $$base"
+
+FORCE:
+
 .PHONY: all check check-big check-faults check-sharedfs bench fuzz install \
-	uninstall clean
+	uninstall clean completions check-install check-abi abi-baseline FORCE

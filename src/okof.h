@@ -15,16 +15,23 @@
  * puts), and the directory is fsynced after.  Readers therefore see the
  * old record or the new one, whole.
  *
- * Calling sequence:
+ * Calling sequence (tests/examples.sh compiles it; okof(3) has more):
  *
  *	okof_store *s;
- *	int rc = okof_open(&s, "/path/to/store", OKOF_CREATE, NULL);
- *	rc = okof_put(s, "k", 1, "v", 1, NULL);
  *	okof_reader *r;
- *	rc = okof_get_open(s, "k", 1, &r);
- *	while ((rc = okof_get_read(r, &p, &n)) > 0)
- *		use(p, n);
- *	okof_get_close(r);
+ *	const void *p;
+ *	size_t n;
+ *	int rc = okof_open(&s, "/path/to/store", OKOF_CREATE, NULL, NULL);
+ *	if (rc == 0)
+ *		rc = okof_put(s, "k", 1, "v", 1, NULL);
+ *	if (rc == 0 && (rc = okof_get_open(s, "k", 1, &r)) == 0) {
+ *		while ((rc = okof_get_read(r, &p, &n)) > 0)
+ *			fwrite(p, 1, n, stdout);
+ *		okof_get_close(r);
+ *	}
+ *	if (rc < 0)
+ *		fprintf(stderr, "%s (%s)\n", okof_strerror(rc),
+ *			okof_errpath(s));
  *	okof_close(s);
  *
  * Errors: every function that can fail returns 0 (or a documented
@@ -32,10 +39,22 @@
  * a failed system call, or one of the OKOF_E* codes below.
  * okof_strerror() describes either.  After a failure, okof_errpath()
  * names the file involved (relative to the store) and okof_errdetail()
- * says what was wrong with it, when the library knows.
+ * says what was wrong with it, when the library knows.  No function
+ * aborts: NULL where a pointer is needed, a NULL buffer with a length,
+ * unknown flags are -EINVAL; a bad key is OKOF_EBADKEY.
  *
- * The library never prints and never exits.  It is not thread-safe per
- * store handle; use one handle per thread.
+ * Ownership: memory the library returns stays the library's unless a
+ * function says otherwise (okof_list()), and is valid as long as each
+ * function says: okof_get_read()'s piece until the next call on the
+ * reader, okof_item's strings during the callback, okof_errpath() and
+ * okof_errdetail() until the next call on the handle.
+ *
+ * Threads and processes: a handle (and its readers and imports) is used
+ * by one thread at a time; use one handle per thread, any number on a
+ * store.  Any number of processes may share a store.  After fork() the
+ * child may use a copy of a handle that no thread was using at the fork
+ * (and so may the parent), but a reader or an import only on one side.
+ * The library never prints, never exits and installs no signal handler.
  */
 #ifndef OKOF_H
 #define OKOF_H
@@ -45,6 +64,16 @@
 #include <sys/types.h>
 
 #define OKOF_VERSION "0.1.0"
+
+/*
+ * The shared library is built with hidden visibility: OKOF_API marks
+ * what it exports (and src/lib/libokof.map keeps only okof_* besides).
+ */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define OKOF_API __attribute__((visibility("default")))
+#else
+#define OKOF_API
+#endif
 
 /* Limits of the contract. */
 #define OKOF_KEY_MAX 4096	/* bytes in a key; a key is 1..OKOF_KEY_MAX */
@@ -72,11 +101,12 @@ enum {
 	OKOF_ENEEDSECRET = -30786, /* the store is encrypted; no secret given */
 	OKOF_EBADSECRET = -30785,  /* the secret is not this store's */
 	OKOF_EPLAIN = -30784,	   /* a secret given, but the store is plain */
-	OKOF_EFSTYPE = -30780,	   /* a filesystem that cannot keep the guarantees */
+	OKOF_EKEYFILE = -30783,	   /* key file not a private 32-byte file */
+	OKOF_EFSTYPE = -30782,	   /* a filesystem that cannot keep the guarantees */
 };
 
 /* Returns a static description of rc: an OKOF_E* code or a -errno. */
-const char *okof_strerror(int rc);
+OKOF_API const char *okof_strerror(int rc);
 
 typedef struct okof_store okof_store;
 
@@ -96,7 +126,20 @@ struct okof_settings {
  * directories are made, mode 0700.  Returns 0, OKOF_EDIRSYNC (the file
  * exists but its directory fsync failed) or -errno.
  */
-int okof_keygen(const char *path);
+OKOF_API int okof_keygen(const char *path);
+
+/*
+ * Reads the key file at path into secret (OKOF_SECRET_BYTES, memory the
+ * caller provides: sodium_malloc'd or mlock'ed, wiped when done).  The
+ * file must be a regular file owned by the effective user, with no
+ * permission for group or others, of exactly OKOF_SECRET_BYTES.
+ * Returns 0; -errno (why NULL) if it cannot be opened; otherwise
+ * OKOF_EKEYFILE or the -errno of a failed fstat/read, with *why (if why
+ * is not NULL) a static text saying what is wrong ("" for an errno).
+ * secret is left wiped on failure.  -EINVAL if path or secret is NULL.
+ */
+OKOF_API int okof_load_secret(const char *path, unsigned char *secret,
+			      const char **why);
 
 /* okof_open() flags. */
 #define OKOF_CREATE 0x1	/* create the store (and missing parents) */
@@ -134,27 +177,30 @@ int okof_keygen(const char *path);
  * failure *out is NULL and there is no handle to ask okof_errpath():
  * the error concerns dir itself or its "meta" file.
  */
-int okof_open(okof_store **out, const char *dir, int flags,
-	      const struct okof_settings *settings,
-	      const unsigned char *secret);
+OKOF_API int okof_open(okof_store **out, const char *dir, int flags,
+		       const struct okof_settings *settings,
+		       const unsigned char *secret);
 
-/* Closes the handle; NULL is allowed. */
-void okof_close(okof_store *s);
+/* Closes the handle; NULL is allowed.  Close its readers first. */
+OKOF_API void okof_close(okof_store *s);
 
-/* Is the store encrypted? */
-int okof_encrypted(const okof_store *s);
+/* Is the store encrypted?  1 or 0 (-EINVAL for NULL). */
+OKOF_API int okof_encrypted(const okof_store *s);
 
-/* The store's settings as read from its metadata. */
-void okof_get_settings(const okof_store *s, struct okof_settings *out);
+/* The store's settings as read from its metadata (zeroes for NULL s). */
+OKOF_API void okof_get_settings(const okof_store *s, struct okof_settings *out);
 
-/* The file (relative to the store) of the last failure, or "". */
-const char *okof_errpath(const okof_store *s);
+/*
+ * The file (relative to the store) of the last failure, or "" (also for
+ * NULL s).  The text is the handle's: valid until the next call on it.
+ */
+OKOF_API const char *okof_errpath(const okof_store *s);
 
 /* What was wrong with that file (static text), or "". */
-const char *okof_errdetail(const okof_store *s);
+OKOF_API const char *okof_errdetail(const okof_store *s);
 
 /* Returns 0 if key/klen is a valid key, else OKOF_EBADKEY. */
-int okof_check_key(const char *key, size_t klen);
+OKOF_API int okof_check_key(const char *key, size_t klen);
 
 /* okof_put options. */
 struct okof_put_opts {
@@ -170,22 +216,25 @@ struct okof_put_opts {
  * directory fsync failed: durability unknown) or another error, in which
  * case the previous value is intact.
  */
-int okof_put(okof_store *s, const char *key, size_t klen, const void *val,
-	     size_t vlen, const struct okof_put_opts *opts);
+OKOF_API int okof_put(okof_store *s, const char *key, size_t klen,
+		      const void *val, size_t vlen,
+		      const struct okof_put_opts *opts);
 
 /*
  * Streaming put: the value is everything read from fd until end of file,
- * in constant memory.  Same returns as okof_put().  A read error on fd
- * returns its -errno and publishes nothing.
+ * in constant memory.  Same returns as okof_put(), and -EBADF for a
+ * negative fd.  A read error on fd returns its -errno and publishes
+ * nothing.  fd stays open: it is the caller's.
  */
-int okof_put_fd(okof_store *s, const char *key, size_t klen, int fd,
-		const struct okof_put_opts *opts);
+OKOF_API int okof_put_fd(okof_store *s, const char *key, size_t klen, int fd,
+			 const struct okof_put_opts *opts);
 
 /*
- * Removes the temp file of a put in progress, if any.  Async-signal-
- * safe: for a SIGINT/SIGTERM handler, which then re-raises the signal.
+ * Removes the temp file of a put in progress in the calling thread, if
+ * any.  Async-signal-safe: for the caller's SIGINT/SIGTERM handler,
+ * which then re-raises the signal.
  */
-void okof_signal_cleanup(void);
+OKOF_API void okof_signal_cleanup(void);
 
 /* Facts about a record. */
 struct okof_info {
@@ -200,16 +249,18 @@ struct okof_info {
 typedef struct okof_reader okof_reader;
 
 /*
- * Opens key for reading.  Returns 0 and sets *out, or OKOF_ENOTFOUND
- * (absent, expired, or no store), OKOF_ECORRUPT (the header fails its
- * checks), or another error.  The header is verified; chunks are
- * verified one by one as okof_get_read() returns them.
+ * Opens key for reading.  Returns 0 and sets *out, a reader the caller
+ * closes with okof_get_close() before closing s, or OKOF_ENOTFOUND
+ * (absent or expired), OKOF_ECORRUPT (the header fails its checks), or
+ * another error (*out NULL).  The header is verified; chunks are
+ * verified one by one as okof_get_read() returns them.  The reader holds
+ * the record open: a later put of the key does not change what it reads.
  */
-int okof_get_open(okof_store *s, const char *key, size_t klen,
-		  okof_reader **out);
+OKOF_API int okof_get_open(okof_store *s, const char *key, size_t klen,
+			   okof_reader **out);
 
-/* The record's facts; valid after okof_get_open(). */
-void okof_get_info(const okof_reader *r, struct okof_info *out);
+/* The record's facts; valid after okof_get_open() (zeroes for NULL r). */
+OKOF_API void okof_get_info(const okof_reader *r, struct okof_info *out);
 
 /*
  * Returns the next verified piece of the value: 1 with p and n set (the
@@ -217,21 +268,37 @@ void okof_get_info(const okof_reader *r, struct okof_info *out);
  * of a value that verified whole, or a negative code (OKOF_ECORRUPT for
  * a bad chunk, a short record or trailing garbage).
  */
-int okof_get_read(okof_reader *r, const void **p, size_t *n);
+OKOF_API int okof_get_read(okof_reader *r, const void **p, size_t *n);
 
 /* Closes the reader; NULL is allowed. */
-void okof_get_close(okof_reader *r);
+OKOF_API void okof_get_close(okof_reader *r);
 
 /* okof_get_open() + okof_get_info() + close: 0, OKOF_ENOTFOUND, ... */
-int okof_stat(okof_store *s, const char *key, size_t klen,
-	      struct okof_info *out);
+OKOF_API int okof_stat(okof_store *s, const char *key, size_t klen,
+		       struct okof_info *out);
+
+/*
+ * Is key present (and not expired)?  Returns 1 present, 0 absent, or a
+ * negative code (OKOF_EBADKEY, OKOF_ECORRUPT for a record whose header
+ * fails its checks, -errno).
+ */
+OKOF_API int okof_has(okof_store *s, const char *key, size_t klen);
+
+/*
+ * The expiry time for a key that lives ttl seconds from now, for
+ * okof_put_opts.expires: the current time plus ttl, rounded up to the
+ * next whole second, so that the key lives at least the whole ttl.
+ * Returns 0 with *out set, -EINVAL (ttl negative, out NULL) or
+ * OKOF_EOVERFLOW (the time does not fit 64 bits).
+ */
+OKOF_API int okof_expires_in(int64_t ttl, int64_t *out);
 
 /*
  * Deletes key.  Returns 0, OKOF_ENOTFOUND if it was absent (an expired
  * record is removed and still reported absent), or an error.  Without
  * no_sync the directory is fsynced after the unlink.
  */
-int okof_del(okof_store *s, const char *key, size_t klen, int no_sync);
+OKOF_API int okof_del(okof_store *s, const char *key, size_t klen, int no_sync);
 
 /*
  * Adds delta to the signed 64-bit decimal integer stored under key (an
@@ -239,12 +306,12 @@ int okof_del(okof_store *s, const char *key, size_t klen, int no_sync);
  * and a newline, keeping the key's expiry.  Surrounding whitespace is
  * accepted in the stored value.  The read-modify-write holds the
  * bucket's exclusive lock, so concurrent increments never lose an
- * update.  Returns 0 with *out set, OKOF_ENOTINT, OKOF_EOVERFLOW (the
- * value is left alone), OKOF_EPLAIN (see okof_open), OKOF_EDIRSYNC or
- * another error.
+ * update, from any number of threads or processes.  Returns 0 with *out
+ * set (out may be NULL), OKOF_ENOTINT, OKOF_EOVERFLOW (the value is left
+ * alone), OKOF_EPLAIN (see okof_open), OKOF_EDIRSYNC or another error.
  */
-int okof_incr(okof_store *s, const char *key, size_t klen, int64_t delta,
-	      int no_sync, int64_t *out);
+OKOF_API int okof_incr(okof_store *s, const char *key, size_t klen,
+		       int64_t delta, int no_sync, int64_t *out);
 
 /* What okof_verify() and okof_gc() found, item by item. */
 enum okof_item_kind {
@@ -267,16 +334,19 @@ struct okof_item {
 	uint64_t bytes;	    /* file size */
 };
 
-/* Called for every item; a negative return stops the walk with it. */
+/*
+ * Called for every item; a negative return stops the walk with it.  it
+ * and the strings it points to are valid only during the call.
+ */
 typedef int (*okof_item_fn)(void *ctx, const struct okof_item *it);
 
 /*
  * Checks every record in full (header, every chunk, that it sits under
  * its key's name) and looks at every temp and stray file, calling fn
- * for each.  Returns 0 or an error that stopped the walk; bad records
- * are reported through fn, not by the return value.
+ * (may be NULL) for each.  Returns 0 or an error that stopped the walk;
+ * bad records are reported through fn, not by the return value.
  */
-int okof_verify(okof_store *s, okof_item_fn fn, void *ctx);
+OKOF_API int okof_verify(okof_store *s, okof_item_fn fn, void *ctx);
 
 /*
  * Removes expired records and the temp files that no running write
@@ -284,7 +354,7 @@ int okof_verify(okof_store *s, okof_item_fn fn, void *ctx);
  * and fsyncs the directories it changed.  fn (may be NULL) hears of
  * each removal.  Returns 0 or an error.
  */
-int okof_gc(okof_store *s, okof_item_fn fn, void *ctx);
+OKOF_API int okof_gc(okof_store *s, okof_item_fn fn, void *ctx);
 
 /*
  * Bulk import: records are written to temp files as they are added, but
@@ -303,25 +373,25 @@ typedef struct okof_import okof_import;
 
 /* 0 with *out set, OKOF_EPLAIN (see okof_open; nothing staged) or an
  * error. */
-int okof_import_begin(okof_store *s, okof_import **out);
+OKOF_API int okof_import_begin(okof_store *s, okof_import **out);
 
 /* Stages one record.  0, OKOF_EBADKEY or an error. */
-int okof_import_add(okof_import *im, const char *key, size_t klen,
-		    const void *val, size_t vlen, int64_t expires);
+OKOF_API int okof_import_add(okof_import *im, const char *key, size_t klen,
+			     const void *val, size_t vlen, int64_t expires);
 
 /* Publishes everything staged and frees im.  0, OKOF_EDIRSYNC or an
  * error; im is freed either way. */
-int okof_import_commit(okof_import *im);
+OKOF_API int okof_import_commit(okof_import *im);
 
 /* Removes everything staged and frees im; NULL is allowed. */
-void okof_import_abort(okof_import *im);
+OKOF_API void okof_import_abort(okof_import *im);
 
 /*
  * Starts reading the record open in r again from its first byte: the
  * same file, even if the key has been replaced since it was opened.
  * 0 or an error.
  */
-int okof_get_rewind(okof_reader *r);
+OKOF_API int okof_get_rewind(okof_reader *r);
 
 /*
  * Copies the store to dest, a directory that must not exist or be
@@ -336,7 +406,8 @@ int okof_get_rewind(okof_reader *r);
  * that a progress meter moves during a large record.  Returns 0,
  * -EEXIST if dest is not empty, or an error.
  */
-int okof_backup(okof_store *s, const char *dest, okof_item_fn fn, void *ctx);
+OKOF_API int okof_backup(okof_store *s, const char *dest, okof_item_fn fn,
+			 void *ctx);
 
 /* A key as returned by okof_list(). */
 struct okof_key {
@@ -356,11 +427,13 @@ struct okof_keys {
 /*
  * The live keys that start with prefix/plen (plen may be 0), sorted
  * bytewise.  A record with a corrupt header is skipped and counted in
- * out->bad; okof_errpath() names the last one.  Returns 0 or an error.
+ * out->bad; okof_errpath() names the last one.  Returns 0 or an error
+ * (out empty).  May run threads of its own, joined before it returns.
  */
-int okof_list(okof_store *s, const char *prefix, size_t plen,
-	      struct okof_keys *out);
+OKOF_API int okof_list(okof_store *s, const char *prefix, size_t plen,
+		       struct okof_keys *out);
 
-void okof_keys_free(struct okof_keys *k);
+/* Frees what okof_list() returned and empties k; NULL is allowed. */
+OKOF_API void okof_keys_free(struct okof_keys *k);
 
 #endif

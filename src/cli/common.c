@@ -97,47 +97,30 @@ int
 load_secret(void)
 {
 	const char *path = prog_keyfile;
-	struct stat st;
-	int fd;
+	const char *why;
+	int rc;
 
 	if (!path) {
 		path = getenv("OKOF_KEY_FILE");
 		if (!path || !*path)
 			return 0;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0) {
-		msg("cannot read key file '%s': %s", path, strerror(errno));
+	cli_secret = sodium_malloc(OKOF_SECRET_BYTES);
+	if (!cli_secret) {
+		msg("bad key file '%s': out of memory", path);
 		return EX_FAIL;
 	}
-	const char *bad = NULL;
-	if (fstat(fd, &st) != 0)
-		bad = strerror(errno);
-	else if (!S_ISREG(st.st_mode))
-		bad = "not a regular file";
-	else if (st.st_uid != geteuid())
-		bad = "owned by another user";
-	else if (st.st_mode & 077)
-		bad = "readable or writable by others (chmod 600 it)";
-	else if (st.st_size != OKOF_SECRET_BYTES)
-		bad = "wrong size (a key file is 32 bytes; make one with "
-		      "'okof keygen FILE')";
-	if (!bad) {
-		cli_secret = sodium_malloc(OKOF_SECRET_BYTES + 1);
-		if (!cli_secret)
-			bad = "out of memory";
-	}
-	if (!bad) {
-		ssize_t n = read(fd, cli_secret, OKOF_SECRET_BYTES + 1);
-		if (n != OKOF_SECRET_BYTES)
-			bad = n < 0 ? strerror(errno) : "short read";
-	}
-	close(fd);
-	if (bad) {
-		msg("bad key file '%s': %s", path, bad);
-		return EX_FAIL;
-	}
-	return 0;
+	rc = okof_load_secret(path, cli_secret, &why);
+	if (rc == 0)
+		return 0;
+	if (!why)
+		msg("cannot read key file '%s': %s", path, okof_strerror(rc));
+	else
+		msg("bad key file '%s': %s", path,
+		    *why ? why : okof_strerror(rc));
+	sodium_free(cli_secret);
+	cli_secret = NULL;
+	return EX_FAIL;
 }
 
 /* Where the store is: -d, $OKOF_DIR, $XDG_DATA_HOME/okof, ~/.local/share/okof. */

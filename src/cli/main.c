@@ -76,10 +76,11 @@ cmd_put(struct cli *c)
 			    c->val[O_TTL]);
 			return EX_USAGE;
 		}
-		/* Round up: the key lives at least the whole TTL. */
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		po.expires = (int64_t)ts.tv_sec + ttl + (ts.tv_nsec > 0);
+		if ((rc = okof_expires_in(ttl, &po.expires)) != 0) {
+			msg("bad duration '%s' for --ttl: %s", c->val[O_TTL],
+			    okof_strerror(rc));
+			return EX_USAGE;
+		}
 	}
 	if (c->nargs == 2 && cli_secret) {
 		/* Secrets never pass through argv, where other users can
@@ -168,7 +169,6 @@ cmd_has(struct cli *c)
 {
 	const char *key = c->args[0];
 	size_t klen = strlen(key);
-	struct okof_info info;
 	okof_store *s = NULL;
 	int rc;
 
@@ -178,10 +178,12 @@ cmd_has(struct cli *c)
 		return rc;
 	if (!s)
 		return EX_ABSENT;
-	rc = okof_stat(s, key, klen, &info);
-	if (rc == OKOF_ENOTFOUND)
+	rc = okof_has(s, key, klen);
+	if (rc == 0)
 		rc = EX_ABSENT;
-	else if (rc < 0)
+	else if (rc == 1)
+		rc = 0;
+	else
 		rc = report(c, s, "read", key, klen, rc);
 	okof_close(s);
 	return rc;

@@ -177,9 +177,12 @@ copy_meta(okof_store *s, int dst)
 int
 okof_backup(okof_store *s, const char *dest, okof_item_fn fn, void *ctx)
 {
-	struct backup *b = calloc(1, sizeof *b);
+	struct backup *b;
 	int rc;
 
+	if (!s || !dest)
+		return -EINVAL;
+	b = calloc(1, sizeof *b);
 	if (!b)
 		return -ENOMEM;
 	for (int i = 0; i < 256; i++)

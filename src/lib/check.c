@@ -275,6 +275,8 @@ okof_verify(okof_store *s, okof_item_fn fn, void *ctx)
 {
 	struct walk_ctx w = {.s = s, .fn = fn, .ctx = ctx, .lock_fd = -1};
 
+	if (!s)
+		return -EINVAL;
 	w.now = store_now_ns() / 1000000000;
 	return store_walk(s, visit, &w);
 }
@@ -286,6 +288,8 @@ okof_gc(okof_store *s, okof_item_fn fn, void *ctx)
 			     .lock_fd = -1};
 	int rc;
 
+	if (!s)
+		return -EINVAL;
 	w.now = store_now_ns() / 1000000000;
 	rc = store_walk(s, visit, &w);
 	if (w.lock_fd >= 0)

@@ -17,6 +17,8 @@ okof_del(okof_store *s, const char *key, size_t klen, int no_sync)
 	struct okof_info info;
 	int bfd, lfd, rc;
 
+	if (!s)
+		return -EINVAL;
 	if (okof_check_key(key, klen) != 0)
 		return OKOF_EBADKEY;
 	store_name(s, key, klen, &nm);

@@ -60,7 +60,11 @@ okof_get_open(okof_store *s, const char *key, size_t klen, okof_reader **out)
 	okof_reader *r;
 	int rc;
 
+	if (!out)
+		return -EINVAL;
 	*out = NULL;
+	if (!s)
+		return -EINVAL;
 	if (okof_check_key(key, klen) != 0)
 		return OKOF_EBADKEY;
 	r = calloc(1, sizeof *r);
@@ -103,6 +107,8 @@ okof_get_rewind(okof_reader *r)
 {
 	int rc;
 
+	if (!r)
+		return -EINVAL;
 	if (lseek(r->fd, 0, SEEK_SET) != 0)
 		return store_fail(r->s, -errno, r->nm.bucket, r->nm.file,
 				  "cannot seek");
@@ -119,12 +125,17 @@ okof_get_rewind(okof_reader *r)
 void
 okof_get_info(const okof_reader *r, struct okof_info *out)
 {
-	*out = r->info;
+	static const struct okof_info none;
+
+	if (out)
+		*out = r ? r->info : none;
 }
 
 int
 okof_get_read(okof_reader *r, const void **p, size_t *n)
 {
+	if (!r || !p || !n)
+		return -EINVAL;
 	int rc = recr_next(&r->rr, p, n);
 
 	if (rc < 0)
@@ -148,11 +159,23 @@ int
 okof_stat(okof_store *s, const char *key, size_t klen, struct okof_info *out)
 {
 	okof_reader *r;
-	int rc = okof_get_open(s, key, klen, &r);
+	int rc;
 
-	if (rc == 0) {
+	if (!out)
+		return -EINVAL;
+	if ((rc = okof_get_open(s, key, klen, &r)) == 0) {
 		okof_get_info(r, out);
 		okof_get_close(r);
 	}
 	return rc;
+}
+
+int
+okof_has(okof_store *s, const char *key, size_t klen)
+{
+	okof_reader *r;
+	int rc = okof_get_open(s, key, klen, &r);
+
+	okof_get_close(r);
+	return rc == 0 ? 1 : rc == OKOF_ENOTFOUND ? 0 : rc;
 }

@@ -54,7 +54,11 @@ okof_import_begin(okof_store *s, okof_import **out)
 	okof_import *im;
 	int fd, rc;
 
+	if (!out)
+		return -EINVAL;
 	*out = NULL;
+	if (!s)
+		return -EINVAL;
 	if ((rc = store_check_sealed(s)) < 0)
 		return rc;
 	im = calloc(1, sizeof *im);
@@ -103,14 +107,18 @@ int
 okof_import_add(okof_import *im, const char *key, size_t klen,
 		const void *val, size_t vlen, int64_t expires)
 {
-	okof_store *s = im->s;
-	struct rec_writer *w = &im->w;
+	okof_store *s;
+	struct rec_writer *w;
 	struct rec_name nm;
 	char tmp[TMP_NAME_LEN + 24];
 	int fd, rc;
 
+	if (!im || (!val && vlen > 0) || expires < 0)
+		return -EINVAL;
 	if (okof_check_key(key, klen) != 0)
 		return OKOF_EBADKEY;
+	s = im->s;
+	w = &im->w;
 	if (im->n == im->cap) {
 		size_t cap = im->cap ? im->cap * 2 : 1024;
 		struct staged *v = realloc(im->v, cap * sizeof *v);
@@ -194,12 +202,15 @@ okof_import_abort(okof_import *im)
 int
 okof_import_commit(okof_import *im)
 {
-	okof_store *s = im->s;
+	okof_store *s;
 	char tmp[TMP_NAME_LEN + 24];
 	int lfd[256];
 	size_t i;
 	int rc = 0;
 
+	if (!im)
+		return -EINVAL;
+	s = im->s;
 	for (int b = 0; b < 256; b++)
 		lfd[b] = -1;
 

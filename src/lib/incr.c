@@ -98,6 +98,8 @@ okof_incr(okof_store *s, const char *key, size_t klen, int64_t delta,
 	int64_t cur, next;
 	int bfd, lfd = -1, rc, tl;
 
+	if (!s)
+		return -EINVAL;
 	if (okof_check_key(key, klen) != 0)
 		return OKOF_EBADKEY;
 	if ((rc = store_check_sealed(s)) < 0)
@@ -124,7 +126,8 @@ okof_incr(okof_store *s, const char *key, size_t klen, int64_t delta,
 	rc = store_put_locked(s, bfd, &nm, key, klen, text, (size_t)tl, &po);
 	if (rc < 0)
 		goto out;
-	*out = next;
+	if (out)
+		*out = next;
 	/* Published: the next incr may read it while this one makes it
 	 * durable.  Its own fsync covers ours if it comes first, and
 	 * neither reports success before its own. */

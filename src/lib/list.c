@@ -189,7 +189,13 @@ okof_list(okof_store *s, const char *prefix, size_t plen,
 	int nt = 1, rc = 0;
 	size_t cap = 0;
 
+	if (!out)
+		return -EINVAL;
 	memset(out, 0, sizeof *out);
+	if (!s || (!prefix && plen > 0))
+		return -EINVAL;
+	if (!prefix)
+		prefix = ""; /* memcmp() wants a pointer even for 0 bytes */
 	c = calloc(LIST_THREADS_MAX, sizeof *c);
 	if (!c)
 		return -ENOMEM;
@@ -243,6 +249,8 @@ okof_list(okof_store *s, const char *prefix, size_t plen,
 void
 okof_keys_free(struct okof_keys *k)
 {
+	if (!k)
+		return;
 	for (size_t i = 0; i < k->n; i++)
 		free(k->v[i].key);
 	free(k->v);

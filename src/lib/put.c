@@ -186,6 +186,8 @@ put_common(okof_store *s, const char *key, size_t klen,
 
 	if (!opts)
 		opts = &defaults;
+	if (opts->expires < 0)
+		return -EINVAL;
 	if (okof_check_key(key, klen) != 0)
 		return OKOF_EBADKEY;
 	if ((rc = store_check_sealed(s)) < 0)
@@ -215,6 +217,8 @@ okof_put(okof_store *s, const char *key, size_t klen, const void *val,
 {
 	struct source src = {.buf = val, .len = vlen, .fd = -1};
 
+	if (!s || (!val && vlen > 0))
+		return -EINVAL;
 	return put_common(s, key, klen, &src, opts);
 }
 
@@ -224,5 +228,9 @@ okof_put_fd(okof_store *s, const char *key, size_t klen, int fd,
 {
 	struct source src = {.buf = NULL, .len = 0, .fd = fd};
 
+	if (!s)
+		return -EINVAL;
+	if (fd < 0)
+		return -EBADF;
 	return put_common(s, key, klen, &src, opts);
 }

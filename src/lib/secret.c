@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -76,4 +77,58 @@ out:
 		close(dfd);
 	free(dir);
 	return rc;
+}
+
+int
+okof_load_secret(const char *path, unsigned char *secret, const char **why)
+{
+	const char *bad = NULL;
+	struct stat st;
+	unsigned char extra;
+	int fd, rc = 0;
+
+	if (why)
+		*why = NULL;
+	if (!path || !secret)
+		return -EINVAL;
+	sodium_memzero(secret, OKOF_SECRET_BYTES);
+	/* O_NONBLOCK: a FIFO planted there must not hang the caller. */
+	fd = io_openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0);
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) != 0) {
+		rc = -errno;
+		bad = "";
+	} else if (!S_ISREG(st.st_mode)) {
+		bad = "not a regular file";
+	} else if (st.st_uid != geteuid()) {
+		bad = "owned by another user";
+	} else if (st.st_mode & 077) {
+		bad = "readable or writable by others (chmod 600 it)";
+	} else if (st.st_size != OKOF_SECRET_BYTES) {
+		bad = "wrong size (a key file is 32 bytes; make one with "
+		      "'okof keygen FILE')";
+	} else {
+		/* The whole secret, and nothing after it. */
+		ssize_t n = io_read_full(fd, secret, OKOF_SECRET_BYTES);
+		ssize_t more = n == OKOF_SECRET_BYTES
+				       ? io_read_full(fd, &extra, 1)
+				       : 0;
+		if (n < 0 || more < 0) {
+			rc = (int)(n < 0 ? n : more);
+			bad = "";
+		} else if (n != OKOF_SECRET_BYTES) {
+			bad = "short read";
+		} else if (more != 0) {
+			bad = "changed size while read";
+		}
+	}
+	close(fd);
+	if (bad) {
+		sodium_memzero(secret, OKOF_SECRET_BYTES);
+		if (why)
+			*why = bad;
+		return rc < 0 ? rc : OKOF_EKEYFILE;
+	}
+	return 0;
 }

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,8 +71,11 @@ okof_strerror(int rc)
 		return "filesystem without atomic rename or hard links (an "
 		       "object store mounted with FUSE): okof cannot keep its "
 		       "guarantees there";
+	case OKOF_EKEYFILE:
+		return "bad key file";
 	default:
-		return rc < 0 ? strerror(-rc) : "unknown error";
+		/* INT_MIN has no negation: it is no errno either. */
+		return rc < 0 && rc != INT_MIN ? strerror(-rc) : "unknown error";
 	}
 }
 
@@ -90,13 +94,13 @@ store_note(struct store_err *e, const char *bucket, const char *file,
 const char *
 okof_errpath(const okof_store *s)
 {
-	return s->err.path;
+	return s ? s->err.path : "";
 }
 
 const char *
 okof_errdetail(const okof_store *s)
 {
-	return s->err.detail ? s->err.detail : "";
+	return s && s->err.detail ? s->err.detail : "";
 }
 
 int64_t
@@ -120,8 +124,26 @@ store_check_sealed(okof_store *s)
 int
 okof_check_key(const char *key, size_t klen)
 {
-	if (klen == 0 || klen > OKOF_KEY_MAX || memchr(key, 0, klen) != NULL)
+	if (!key || klen == 0 || klen > OKOF_KEY_MAX ||
+	    memchr(key, 0, klen) != NULL)
 		return OKOF_EBADKEY;
+	return 0;
+}
+
+int
+okof_expires_in(int64_t ttl, int64_t *out)
+{
+	struct timespec ts;
+
+	if (!out || ttl < 0)
+		return -EINVAL;
+	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+		return -errno;
+	/* Round up: the key lives at least the whole ttl. */
+	int64_t now = (int64_t)ts.tv_sec + (ts.tv_nsec > 0);
+	if (ttl > INT64_MAX - now)
+		return OKOF_EOVERFLOW;
+	*out = now + ttl;
 	return 0;
 }
 
@@ -408,7 +430,12 @@ okof_open(okof_store **out, const char *dir, int flags,
 	okof_store *s;
 	int rc;
 
+	if (!out)
+		return -EINVAL;
 	*out = NULL;
+	if (!dir || (flags & ~(OKOF_CREATE | OKOF_INIT)) != 0 ||
+	    (settings && (settings->encrypt & ~1) != 0))
+		return -EINVAL;
 	if (sodium_init() < 0)
 		return -ENOSYS;
 	s = calloc(1, sizeof *s);
@@ -488,13 +515,16 @@ okof_close(okof_store *s)
 int
 okof_encrypted(const okof_store *s)
 {
-	return s->keys != NULL;
+	return s ? s->keys != NULL : -EINVAL;
 }
 
 void
 okof_get_settings(const okof_store *s, struct okof_settings *out)
 {
-	*out = s->settings;
+	static const struct okof_settings none;
+
+	if (out)
+		*out = s ? s->settings : none;
 }
 
 int

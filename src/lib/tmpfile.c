@@ -15,11 +15,13 @@
 #include "okof.h"
 
 /*
- * The temp file being written, for okof_signal_cleanup().  Only one put
- * runs at a time in a process that uses it (the command line).
+ * The temp file being written, for okof_signal_cleanup(): one per
+ * thread, so that threads putting at once never share it.  Initial-exec
+ * TLS is a plain offset from the thread pointer, safe in a handler.
  */
-static volatile sig_atomic_t pending_fd = -1;
-static char pending_name[TMP_NAME_LEN + 1];
+#define TMP_TLS _Thread_local __attribute__((tls_model("initial-exec")))
+static TMP_TLS volatile sig_atomic_t pending_fd = -1;
+static TMP_TLS char pending_name[TMP_NAME_LEN + 1];
 
 void
 tmp_pending(int dirfd, const char *name)

@@ -66,8 +66,8 @@ int tmp_publish(int dirfd, int fd, int lockfd, const char *tmp,
 
 /*
  * Names the temp file a put is writing (dirfd, name), or none (name
- * NULL), for okof_signal_cleanup().  Only one put at a time in a
- * process that relies on the signal clean-up (the command line).
+ * NULL), for okof_signal_cleanup(), in the calling thread: each
+ * thread has its own.
  */
 void tmp_pending(int dirfd, const char *name);
 
