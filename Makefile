@@ -262,7 +262,7 @@ bench: $(BIN) $(BENCH_TOOLS) $(BUILD)/maxrss
 
 # Fuzzing with libFuzzer (clang): FUZZ_SECONDS per target.  New
 # crashers land in build-fuzz/; copy them to tests/fuzz/corpus/TARGET/.
-FUZZ_TARGETS = record record_nocrc codec sealed jsonl parse
+FUZZ_TARGETS = record record_nocrc codec sealed jsonl export parse
 FUZZ_SECONDS ?= 20
 FUZZ_CC ?= clang
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
