@@ -50,10 +50,7 @@ int
 store_peek(okof_store *s, int bfd, const char *bucket, const char *name,
 	   struct store_peek *pk)
 {
-	const char *detail = NULL;
-	struct rec_name nm;
-	ssize_t n, hl = 0;
-	int fd;
+	int fd, rc;
 
 	fd = io_openat(bfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
 		       0);
@@ -61,6 +58,19 @@ store_peek(okof_store *s, int bfd, const char *bucket, const char *name,
 		return fd == -ENOENT ? 1 /* deleted meanwhile */
 				     : store_fail(s, fd, bucket, name,
 						  "cannot open");
+	rc = store_peek_fd(s, fd, bucket, name, pk);
+	close(fd);
+	return rc;
+}
+
+int
+store_peek_fd(okof_store *s, int fd, const char *bucket, const char *name,
+	      struct store_peek *pk)
+{
+	const char *detail = NULL;
+	struct rec_name nm;
+	ssize_t n, hl = 0;
+
 	/* One read brings a whole small record; more only for a long key.
 	 * (O_NONBLOCK keeps a FIFO from hanging us; a directory fails
 	 * EISDIR: neither needs an fstat first.) */
@@ -76,7 +86,6 @@ store_peek(okof_store *s, int bfd, const char *bucket, const char *name,
 		}
 	}
 	int err = n < 0 ? errno : 0;
-	close(fd);
 	if (n < 0)
 		return store_fail(s, -err, bucket, name,
 				  err == EISDIR || err == EAGAIN

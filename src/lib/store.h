@@ -67,6 +67,11 @@ struct store_peek {
 int store_peek(okof_store *s, int bfd, const char *bucket, const char *name,
 	       struct store_peek *pk);
 
+/* The same on bucket/name open at fd (O_NONBLOCK), which stays open;
+ * never 1. */
+int store_peek_fd(okof_store *s, int fd, const char *bucket, const char *name,
+		  struct store_peek *pk);
+
 /* Records the file and reason of a failure for okof_errpath() and
  * okof_errdetail(); returns rc. */
 int store_fail(okof_store *s, int rc, const char *bucket, const char *file,
