@@ -34,10 +34,11 @@ TEST_LIBS = `pkg-config --libs check`
 LIB_SRC = src/lib/io.c src/lib/crc32c.c src/lib/codec.c src/lib/record.c \
 	src/lib/tmpfile.c src/lib/store.c src/lib/secret.c \
 	src/lib/put.c src/lib/get.c src/lib/walk.c src/lib/list.c \
-	src/lib/check.c src/lib/import.c src/lib/backup.c src/lib/incr.c
+	src/lib/check.c src/lib/import.c src/lib/backup.c src/lib/incr.c \
+	src/lib/watch.c
 LIB_OBJ = $(LIB_SRC:src/%.c=$(BUILD)/%.o)
 CLI_SRC = src/cli/main.c src/cli/common.c src/cli/options.c src/cli/outbuf.c \
-	src/cli/progress.c src/cli/jsonl.c src/cli/completion.c
+	src/cli/progress.c src/cli/jsonl.c src/cli/completion.c src/cli/watch.c
 CLI_OBJ = $(CLI_SRC:src/%.c=$(BUILD)/%.o)
 TESTS = $(BUILD)/check_okof
 

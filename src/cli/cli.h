@@ -32,6 +32,12 @@ enum {
 	O_QUIET,
 	O_VERBOSE,
 	O_ENCRYPT,
+	O_PREFIX,
+	O_ONCE,
+	O_TIMEOUT,
+	O_INITIAL,
+	O_INTERVAL,
+	O_POLL,
 	O_COUNT
 };
 
@@ -80,5 +86,10 @@ int check_key_arg(const char *key);
 /* Writes all of p/n to standard output: 0, or EX_FAIL (reported);
  * a reader that went away ends the process by SIGPIPE. */
 int out_write(const void *p, size_t n);
+
+/* watch.c: okof watch, and its usage (synopsis, options, example). */
+int cmd_watch(struct cli *c);
+extern const struct cli_opt watch_opts[];
+extern const char watch_usage[];
 
 #endif

@@ -818,6 +818,8 @@ static const struct cmd commands[] = {
 	{"put", cmd_put, put_opts, 1, 2, "KEY [VALUE]", 1},
 	{"stat", cmd_stat, stat_opts, 1, 1, "KEY", 0},
 	{"verify", cmd_verify, verify_opts, 0, 0, "", 0},
+	{"watch", cmd_watch, watch_opts, 0, -1,
+	 "KEY... | --prefix PREFIX [-- COMMAND [ARG...]]", 0},
 };
 
 static void
