@@ -115,6 +115,7 @@ check: $(BIN) $(TESTS) $(BUILD)/maxrss
 	$(VALGRIND) $(BUILD)/check_okof
 	OKOF=./$(BIN) VALGRIND="$(VALGRIND)" MAXRSS=$(BUILD)/maxrss \
 		bash tests/cli.sh
+	OKOF=./$(BIN) bash tests/watch.sh
 
 # Slow: values beyond 4 GiB, kill loops.  Run by .ci/run.
 check-big: $(BIN) $(BUILD)/maxrss

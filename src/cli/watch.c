@@ -220,8 +220,8 @@ cmd_watch(struct cli *c)
 		return usage_error("-0 with a COMMAND, which gets the key in "
 				   "OKOF_WATCH_KEY");
 	for (int i = 0; i < nkeys; i++)
-		if ((rc = check_key_arg(c->args[i])) != 0)
-			return rc;
+		if (check_key_arg(c->args[i]) != 0)
+			return EX_USAGE;
 	if (c->set[O_PREFIX] && strlen(c->val[O_PREFIX]) > OKOF_KEY_MAX) {
 		msg("bad prefix: longer than a key (%d bytes)", OKOF_KEY_MAX);
 		return EX_USAGE;
