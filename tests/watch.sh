@@ -239,6 +239,18 @@ burst() { # burst NAME WATCHARGS...: 200 quick puts and a del
 export OKOF_DIR="$T/s5"
 check "watch: 200 quick puts and a del, the last report is del" burst b1
 
+# A put and a del both made while the watcher was not looking: the key
+# was absent before and after, yet it changed, and says so.
+start gap k sync
+ready "$T/gap.out" sync
+kill -STOP "$wpid"
+"$OKOF" put k 1
+"$OKOF" del k
+kill -CONT "$wpid"
+check "watch: a put and a del made while it was stopped: del" \
+	wait_for "$T/gap.out" "del k" 5
+stop "$wpid"
+
 cmdrun() { # cmdrun NAME WATCHARGS...: 30 puts while a 0.5 s COMMAND runs
 	local name=$1
 	shift
