@@ -98,7 +98,7 @@ $(BUILD)/check_%.o: tests/check_%.c tests/*.h src/lib/*.h src/okof.h \
 		-c -o $@ $<
 
 TEST_OBJ = $(BUILD)/check_main.o $(BUILD)/check_codec.o \
-	$(BUILD)/check_record.o $(BUILD)/check_store.o
+	$(BUILD)/check_record.o $(BUILD)/check_store.o $(BUILD)/check_watch.o
 
 $(BUILD)/check_okof: $(TEST_OBJ) $(BUILD)/libokof.a
 	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(EXTRA_LDFLAGS) -o $@ $(TEST_OBJ) \
@@ -177,6 +177,17 @@ $(BUILD)/bench/spawnbench: tests/bench/spawnbench.c $(BUILD)/.deps
 bench: $(BIN) $(BENCH_TOOLS) $(BUILD)/maxrss
 	OKOF=./$(BIN) BENCH_BIN=$(BUILD)/bench bash tests/bench/run $(BENCH)
 
+# okof watch: put-to-report latency against inotifywait, idle CPU and
+# memory of a watcher over 100k keys.  BENCH=--full for longer runs.
+$(BUILD)/bench/watchlat: tests/bench/watchlat.c $(BUILD)/.deps
+	@mkdir -p $(BUILD)/bench
+	$(CC) -O2 $(WARN) -Wno-conversion $(WERROR) -D_DEFAULT_SOURCE \
+		-D_POSIX_C_SOURCE=200809L -o $@ tests/bench/watchlat.c
+
+bench-watch: $(BIN) $(BUILD)/bench/watchlat
+	@sh .ci/deps inotify-tools
+	OKOF=./$(BIN) BENCH_BIN=$(BUILD)/bench bash tests/bench/watch $(BENCH)
+
 # Fuzzing with libFuzzer (clang): FUZZ_SECONDS per target.  New
 # crashers land in build-fuzz/; copy them to tests/fuzz/corpus/TARGET/.
 FUZZ_TARGETS = record record_nocrc codec sealed jsonl parse
@@ -224,5 +235,6 @@ uninstall:
 clean:
 	rm -rf okof build build-*
 
-.PHONY: all check check-big check-faults bench fuzz install uninstall \
+.PHONY: all check check-big check-faults bench bench-watch fuzz install \
+	uninstall \
 	clean

@@ -96,7 +96,7 @@ without() {
 # ---------------------------------------------------------------- basics
 export OKOF_DIR="$T/s1"
 "$OKOF" put before 1
-start basic a b sync
+start basic a b before sync
 check "watch: ready (a store's first change is seen)" ready "$T/basic.out" sync
 "$OKOF" put a 1 && wait_count "$T/basic.out" "put a" 1
 "$OKOF" put other 1

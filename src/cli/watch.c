@@ -290,7 +290,8 @@ cmd_watch(struct cli *c)
 		}
 		if (!said_polling && okof_watch_polling(w)) {
 			msg("watching '%s' by polling every %lld ms: the kernel "
-			    "cannot report changes there",
+			    "cannot report its changes (a network or FUSE "
+			    "filesystem, or inotify's limits reached)",
 			    c->dir, (long long)interval);
 			said_polling = 1;
 		}

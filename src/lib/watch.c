@@ -40,6 +40,10 @@
 #include "store.h"
 #include "walk.h"
 
+#ifdef __APPLE__
+#define st_mtim st_mtimespec
+#endif
+
 #define NBUCKETS 256
 #define BLOCK_SHIFT 12 /* entries are allocated 4096 at a time */
 #define BLOCK_SIZE (1u << BLOCK_SHIFT)
@@ -192,8 +196,7 @@ grow_hash(okof_watch *w)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < n; i++)
 		h[i] = NIL;
-	uint32_t live = w->nused - w->nfree;
-	for (uint32_t i = 0; i < w->nused && live > 0; i++) {
+	for (uint32_t i = 0; i < w->nused; i++) {
 		struct entry *e = ent(w, i);
 		if (e->hnext == NIL - 1)
 			continue; /* on the free list */
