@@ -177,7 +177,8 @@ random_run(int flags, unsigned seed)
 			}
 			int j = key_index(&ev);
 			ck_assert_int_ge(j, 0);
-			ck_assert_msg(changed[j], "report of unchanged r.%d", j);
+			ck_assert_msg(changed[j], "report of unchanged r.%d",
+				      j);
 			changed[j] = 0;
 			seen[j] = ev.kind == OKOF_WATCH_PUT;
 		}

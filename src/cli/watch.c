@@ -289,9 +289,9 @@ cmd_watch(struct cli *c)
 			goto out;
 		}
 		if (!said_polling && okof_watch_polling(w)) {
-			msg("watching '%s' by polling every %lld ms: the kernel "
-			    "cannot report its changes (a network or FUSE "
-			    "filesystem, or inotify's limits reached)",
+			msg("watching '%s' by polling every %lld ms: the "
+			    "kernel cannot report its changes (a network or "
+			    "FUSE filesystem, or inotify's limits reached)",
 			    c->dir, (long long)interval);
 			said_polling = 1;
 		}

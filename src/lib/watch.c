@@ -144,7 +144,8 @@ parse_name(int b, const char *file, unsigned char out[HASH_BYTES])
 {
 	out[0] = (unsigned char)b;
 	for (int i = 0; i < NAME_HEX; i += 2) {
-		int hi = hexval(file[i]), lo = hi < 0 ? -1 : hexval(file[i + 1]);
+		int hi = hexval(file[i]);
+		int lo = hi < 0 ? -1 : hexval(file[i + 1]);
 		if (lo < 0)
 			return -1;
 		out[1 + i / 2] = (unsigned char)(hi << 4 | lo);
@@ -344,7 +345,8 @@ settle(okof_watch *w, uint32_t i, int quiet, struct okof_watch_event *ev)
 		bucket_name(b, bn);
 		name_file(e->name, file);
 		fd = io_openat(bfd, file,
-			       O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0);
+			       O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
+			       0);
 		if (fd < 0 && fd != -ENOENT)
 			return store_fail(w->s, fd, bn, file, "cannot open");
 	}
@@ -530,8 +532,9 @@ rescan(okof_watch *w, int polled)
 			if (fstat(w->bfd[b], &st) == 0) {
 				struct timespec now;
 				clock_gettime(CLOCK_REALTIME, &now);
-				if (st.st_mtim.tv_sec == w->bmtime[b].tv_sec &&
-				    st.st_mtim.tv_nsec == w->bmtime[b].tv_nsec &&
+				struct timespec *last = &w->bmtime[b];
+				if (st.st_mtim.tv_sec == last->tv_sec &&
+				    st.st_mtim.tv_nsec == last->tv_nsec &&
 				    now.tv_sec > st.st_mtim.tv_sec + 2)
 					continue;
 				w->bmtime[b] = st.st_mtim;
@@ -648,7 +651,7 @@ try_open(okof_watch *w, int initial)
 					IN_MOVE_SELF | IN_ONLYDIR);
 			if (wd >= 0) {
 				w->wait_wd[w->nwait++] = wd;
-				break; /* dir, or its first parent that exists */
+				break; /* dir, or its nearest parent */
 			}
 			if (wd < 0 && errno != ENOENT && errno != ENOTDIR) {
 				if (errno != ENOSPC && errno != ENOMEM &&
@@ -767,7 +770,8 @@ fail:
 static int
 drain(okof_watch *w)
 {
-	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+	char buf[16384]
+		__attribute__((aligned(__alignof__(struct inotify_event))));
 
 	/* Bounded: a writer that never stops must not keep us here. */
 	for (int round = 0; round < 64; round++) {
@@ -798,7 +802,8 @@ drain(okof_watch *w)
 					continue;
 				int b = hexval(ev->name[0]) << 4 |
 					hexval(ev->name[1]);
-				if ((w->flags & OKOF_WATCH_PREFIX) || w->want[b])
+				if ((w->flags & OKOF_WATCH_PREFIX) ||
+				    w->want[b])
 					w->newbucket[b] = w->any_newbucket = 1;
 				continue;
 			}
@@ -818,8 +823,8 @@ drain(okof_watch *w)
 			}
 			if (ev->len == 0 || (ev->mask & IN_ISDIR))
 				continue;
-			int rc = hint(w, b, ev->name,
-				      (ev->mask & (IN_CREATE | IN_MOVED_TO)) != 0);
+			int made = (ev->mask & (IN_CREATE | IN_MOVED_TO)) != 0;
+			int rc = hint(w, b, ev->name, made);
 			if (rc < 0)
 				return rc;
 		}
@@ -871,7 +876,8 @@ work(okof_watch *w)
 			if ((rc = watch_bucket(w, b)) < 0)
 				return rc;
 			if ((w->flags & OKOF_WATCH_PREFIX) &&
-			    (rc = store_walk_bucket(w->s, b, rescan_one, w)) < 0)
+			    (rc = store_walk_bucket(w->s, b, rescan_one, w)) <
+				    0)
 				return rc;
 			for (uint32_t i = 0; i < w->nused; i++) {
 				struct entry *e = ent(w, i);
