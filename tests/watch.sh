@@ -271,6 +271,7 @@ cmdrun() { # cmdrun NAME WATCHARGS...: 30 puts while a 0.5 s COMMAND runs
 	runs=$(grep -c '^put k ' "$T/$name.runs")
 	echo "# $name: $runs runs for 30 puts"
 	test "$(grep -a ' k ' "$T/$name.runs" | tail -1)" = "put k 30" &&
+		test "$(grep -c '^put k 30$' "$T/$name.runs")" = 1 &&
 		test "$runs" -ge 1 -a "$runs" -le 5 && test ! -s "$T/$name.err"
 }
 check "watch -- COMMAND: 30 puts, a few runs, the last with the latest" \
@@ -314,9 +315,15 @@ for i in $(seq 1 60); do
 	sleep 0.2
 done
 kill -TERM "$wpid"
+for i in $(seq 1 60); do
+	kill -0 "$wpid" 2>/dev/null || break
+	sleep 0.05
+done
+check "watch: SIGTERM ends it at once (within 3 s)" \
+	eval '! kill -0 "$wpid" 2>/dev/null'
+kill -KILL "$wpid" 2>/dev/null
 wait "$wpid"
 st=$?
-sleep 0.1
 check "watch: SIGTERM ends it (status 143)" test $st = 143
 check "watch: SIGTERM ends the running COMMAND" \
 	test -z "$(pgrep -f '^sleep 31.25')"
