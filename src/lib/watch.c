@@ -418,9 +418,10 @@ settle(okof_watch *w, uint32_t i, int quiet, struct okof_watch_event *ev)
 #define BUCKET_EVENTS \
 	(IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR | \
 	 IN_DONT_FOLLOW)
+/* The store's path is the user's, and may be a symlink, as for
+ * okof_open(); buckets never are. */
 #define TOP_EVENTS \
-	(IN_CREATE | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | \
-	 IN_ONLYDIR | IN_DONT_FOLLOW)
+	(IN_CREATE | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 
 /* Filesystems whose changes on other machines inotify does not see. */
 static int
