@@ -136,7 +136,7 @@ done
 sleep 0.1
 stop "$wpid"
 check "watch -0: NUL-ended reports" \
-	test "$(head -c 9 "$T/nul.out" | od -An -c | tr -s ' ')" = \
+	test "$(head -c 8 "$T/nul.out" | od -An -c | tr -s ' ')" = \
 	" p u t x \n y \0"
 
 # ---------------------------------------------------------------- prefix
@@ -206,7 +206,7 @@ s=$(date +%s%N)
 wait_for "$T/ttl.out" "put t"
 check "watch: an expiry is reported as del" wait_for "$T/ttl.out" "del t" 4
 e=$((($(date +%s%N) - s) / 1000000))
-check "watch: the expiry's del within ~2 s (${e} ms)" test $e -le 2500
+check "watch: the expiry's del within ~2 s (${e} ms; TTL 1 is 1-2 s)" test $e -le 3000
 "$OKOF" gc
 "$OKOF" put sync again
 wait_for "$T/ttl.out" "put sync"
