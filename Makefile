@@ -53,10 +53,11 @@ LIB_SRC = src/lib/io.c src/lib/crc32c.c src/lib/codec.c src/lib/record.c \
 	src/lib/secret.c \
 	src/lib/put.c src/lib/get.c src/lib/del.c src/lib/walk.c \
 	src/lib/list.c \
-	src/lib/check.c src/lib/import.c src/lib/backup.c src/lib/incr.c
+	src/lib/check.c src/lib/import.c src/lib/backup.c src/lib/incr.c \
+	src/lib/watch.c
 LIB_OBJ = $(LIB_SRC:src/%.c=$(BUILD)/%.o)
 CLI_SRC = src/cli/main.c src/cli/common.c src/cli/options.c src/cli/outbuf.c \
-	src/cli/progress.c src/cli/jsonl.c src/cli/completion.c
+	src/cli/progress.c src/cli/jsonl.c src/cli/completion.c src/cli/watch.c
 CLI_OBJ = $(CLI_SRC:src/%.c=$(BUILD)/%.o)
 TESTS = $(BUILD)/check_okof
 # The same objects for the shared library: position-independent, with
@@ -159,7 +160,8 @@ $(BUILD)/check_%.o: tests/check_%.c tests/*.h src/lib/*.h src/okof.h \
 		-c -o $@ $<
 
 TEST_OBJ = $(BUILD)/check_main.o $(BUILD)/check_codec.o \
-	$(BUILD)/check_record.o $(BUILD)/check_store.o $(BUILD)/check_api.o
+	$(BUILD)/check_record.o $(BUILD)/check_store.o $(BUILD)/check_api.o \
+	$(BUILD)/check_watch.o
 
 $(BUILD)/check_okof: $(TEST_OBJ) $(BUILD)/libokof.a
 	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(EXTRA_LDFLAGS) -o $@ $(TEST_OBJ) \
@@ -181,6 +183,7 @@ check: $(BIN) $(TESTS) $(BUILD)/maxrss
 	OKOF=./$(BIN) python3 tests/model.py
 	CC="$(CC) $(EXTRA_CFLAGS) $(EXTRA_LDFLAGS)" LIB=$(BUILD)/libokof.a \
 		OKOF=./$(BIN) bash tests/examples.sh
+	OKOF=./$(BIN) bash tests/watch.sh
 
 # Slow: values beyond 4 GiB, kill loops.  Run by .ci/run.
 check-big: $(BIN) $(BUILD)/maxrss
@@ -259,6 +262,17 @@ $(BUILD)/bench/spawnbench: tests/bench/spawnbench.c $(BUILD)/.deps
 
 bench: $(BIN) $(BENCH_TOOLS) $(BUILD)/maxrss
 	OKOF=./$(BIN) BENCH_BIN=$(BUILD)/bench bash tests/bench/run $(BENCH)
+
+# okof watch: put-to-report latency against inotifywait, idle CPU and
+# memory of a watcher over 100k keys.  BENCH=--full for longer runs.
+$(BUILD)/bench/watchlat: tests/bench/watchlat.c $(BUILD)/.deps
+	@mkdir -p $(BUILD)/bench
+	$(CC) -O2 $(WARN) -Wno-conversion $(WERROR) -D_DEFAULT_SOURCE \
+		-D_POSIX_C_SOURCE=200809L -o $@ tests/bench/watchlat.c
+
+bench-watch: $(BIN) $(BUILD)/bench/watchlat
+	@sh .ci/deps inotify-tools
+	OKOF=./$(BIN) BENCH_BIN=$(BUILD)/bench bash tests/bench/watch $(BENCH)
 
 # Fuzzing with libFuzzer (clang): FUZZ_SECONDS per target.  New
 # crashers land in build-fuzz/; copy them to tests/fuzz/corpus/TARGET/.
@@ -374,5 +388,6 @@ check-abi: $(SHLIB)
 
 FORCE:
 
-.PHONY: all check check-big check-faults check-sharedfs bench fuzz install \
+.PHONY: all check check-big check-faults check-sharedfs bench bench-watch fuzz \
+	install \
 	uninstall clean completions check-install check-abi abi-baseline FORCE

@@ -436,4 +436,106 @@ OKOF_API int okof_list(okof_store *s, const char *prefix, size_t plen,
 /* Frees what okof_list() returned and empties k; NULL is allowed. */
 OKOF_API void okof_keys_free(struct okof_keys *k);
 
+/*
+ * Watching keys: the key-level version of inotifywait.  Events are
+ * hints; the state is the truth.  Every hint makes the watch read the
+ * named record again and compare it with the last state it reported
+ * (a key changed when its record's file or header changed: a put of
+ * the same bytes is a change), so no final state is missed and a burst
+ * of writes to one key that is read late is reported once, with its
+ * latest state.
+ *
+ *	okof_watch *w;
+ *	struct okof_watch_opts o = {.keys = keys, .klens = lens, .nkeys = n};
+ *	rc = okof_watch_open(&w, "/path/to/store", secret, &o);
+ *	struct okof_watch_event ev;
+ *	while ((rc = okof_watch_next(w, -1, &ev)) > 0)
+ *		use(ev.kind, ev.key, ev.klen);
+ *	okof_watch_close(w);
+ *
+ * In an event loop, wait until okof_watch_fd() is readable or
+ * okof_watch_timeout() has passed, then call okof_watch_next(w, 0, &ev)
+ * until it returns 0.
+ *
+ * Where the kernel notifies (inotify on Linux), the record files'
+ * directories are watched: the watches are set up before the state is
+ * read, so no change slips between the two, and a queue overflow makes
+ * the watch read every record again.  Elsewhere, on filesystems whose
+ * changes the kernel cannot see (NFS, FUSE, SMB, 9p, Ceph...), and with
+ * OKOF_WATCH_POLL, the records are read every interval_ms.  A key that
+ * expires is reported when its time comes, by a timer.
+ *
+ * A store that does not exist yet is waited for (its nearest existing
+ * parent directory is watched) and its keys, all absent until then,
+ * are reported as they appear.
+ */
+typedef struct okof_watch okof_watch;
+
+/* okof_watch_opts flags. */
+#define OKOF_WATCH_PREFIX 0x1  /* keys[0] is a prefix: every key under it */
+#define OKOF_WATCH_INITIAL 0x2 /* report the live keys at the start as puts */
+#define OKOF_WATCH_POLL 0x4    /* poll, even where the kernel can notify */
+
+struct okof_watch_opts {
+	const char *const *keys; /* the keys (or the prefix), copied */
+	const size_t *klens;
+	size_t nkeys;	  /* at least 1; 1 with OKOF_WATCH_PREFIX */
+	int flags;	  /* OKOF_WATCH_* */
+	int interval_ms;  /* polling period; 0: 1000 */
+};
+
+enum okof_watch_kind {
+	OKOF_WATCH_PUT = 1, /* the key holds a new record */
+	OKOF_WATCH_DEL = 2, /* the key is gone: deleted, expired or gc'd */
+};
+
+struct okof_watch_event {
+	enum okof_watch_kind kind;
+	const char *key; /* valid until the next okof_watch_next() or close */
+	size_t klen;
+};
+
+/*
+ * Starts watching the store at dir (secret: as for okof_open(), copied
+ * into locked memory until the store is open; the caller wipes its
+ * copy).  The state of the keys is read now: only later changes are
+ * reported, unless OKOF_WATCH_INITIAL.  Returns 0 with *out set (free
+ * it with okof_watch_close()), or OKOF_EBADKEY (a bad key, or a prefix
+ * longer than a key), -EINVAL (no key), OKOF_ENEEDSECRET,
+ * OKOF_EBADSECRET, OKOF_EUNSAFE, OKOF_ENOTSTORE or another error of
+ * okof_open() or of reading the records; *out is NULL then.
+ */
+OKOF_API int okof_watch_open(okof_watch **out, const char *dir,
+		    const unsigned char *secret,
+		    const struct okof_watch_opts *o);
+
+/*
+ * Waits at most timeout_ms (-1: for ever, 0: not at all) for a change.
+ * Returns 1 with *ev set, 0 when none came in time, -EINTR when a
+ * signal interrupted the wait, or an error (a record that fails its
+ * checks is skipped, not an error).  A store that appears while it is
+ * waited for is opened here, so okof_open()'s errors can come too.
+ */
+OKOF_API int okof_watch_next(okof_watch *w, int timeout_ms,
+		    struct okof_watch_event *ev);
+
+/* The descriptor that becomes readable when the kernel has news for w,
+ * or -1 when w polls.  It belongs to w. */
+OKOF_API int okof_watch_fd(const okof_watch *w);
+
+/* Milliseconds until w's next timer (an expiry, a poll, work already
+ * queued: 0), or -1 when there is none. */
+OKOF_API int okof_watch_timeout(const okof_watch *w);
+
+/* 1 when w polls (forced, a filesystem the kernel cannot watch, no
+ * inotify, or its limits reached), else 0. */
+OKOF_API int okof_watch_polling(const okof_watch *w);
+
+/* The open store, for okof_errpath() after a failure; NULL while the
+ * store does not exist yet.  It belongs to w. */
+OKOF_API okof_store *okof_watch_store(const okof_watch *w);
+
+/* Stops watching and frees w; NULL is allowed. */
+OKOF_API void okof_watch_close(okof_watch *w);
+
 #endif

@@ -9,6 +9,7 @@ Suite *codec_suite(void);
 Suite *record_suite(void);
 Suite *store_suite(void);
 Suite *api_suite(void);
+Suite *watch_suite(void);
 
 /* Fills buf with n bytes: compressible text if text, else random. */
 void fill_data(unsigned char *buf, size_t n, int text, unsigned seed);

@@ -33,6 +33,12 @@ enum {
 	O_VERBOSE,
 	O_ENCRYPT,
 	O_DEFAULT,
+	O_PREFIX,
+	O_ONCE,
+	O_TIMEOUT,
+	O_INITIAL,
+	O_INTERVAL,
+	O_POLL,
 	O_COUNT
 };
 
@@ -106,5 +112,8 @@ int need_stdout(void);
  * durability unknown" (dir may be NULL); returns EX_FAIL. */
 int durability_unknown(const char *done, const char *what, const char *dir,
 		       const char *sub);
+/* watch.c: okof watch and its options. */
+int cmd_watch(struct cli *c);
+extern const struct cli_opt watch_opts[];
 
 #endif

@@ -918,6 +918,19 @@ static const struct cmd commands[] = {
 	 "  -q, --quiet       no line per record, only the exit status and\n"
 	 "                    the count on standard error\n"
 	 "example: okof verify -q || mail -s 'okof damage' root < /dev/null\n"},
+	{"watch", cmd_watch, watch_opts, 0, -1, 0, 1,
+	 "[OPTIONS] KEY... | --prefix PREFIX [-- COMMAND [ARG...]]\n"
+	 "report each change as put KEY or del KEY, or run COMMAND\n"
+	 "  --prefix PREFIX   every key that starts with PREFIX\n"
+	 "  -0, --null        end each report with NUL, not newline\n"
+	 "  --once            exit 0 after the first report\n"
+	 "  --timeout DURATION\n"
+	 "                    exit 1 when DURATION passes with no change\n"
+	 "  --initial         first report the keys that exist, as put\n"
+	 "  --interval DURATION\n"
+	 "                    the polling period (default 1s; also 500ms)\n"
+	 "  --poll            poll even where the kernel can notify\n"
+	 "example: okof watch --once --timeout 2h report.ready && mail-report\n"},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof *commands)

@@ -89,6 +89,7 @@ cli_parse(struct cli *c, const struct cli_opt *a, const struct cli_opt *b,
 	}
 	c->nargs = 0;
 	c->next = argc;
+	c->dashdash = -1;
 	for (int i = 0; i < argc; i++) {
 		char *arg = argv[i];
 		if (only_operands || is_operand(arg, a, b)) {
@@ -101,6 +102,7 @@ cli_parse(struct cli *c, const struct cli_opt *a, const struct cli_opt *b,
 		}
 		if (strcmp(arg, "--") == 0) {
 			only_operands = 1;
+			c->dashdash = c->nargs;
 			if (stop) {
 				c->next = i + 1;
 				return 0;

@@ -24,6 +24,7 @@ struct cli {
 	char **args; /* operands, in order */
 	int nargs;
 	int next;    /* cli_parse with stop: index of the first operand */
+	int dashdash; /* operands before "--", or -1 without one */
 	const char *dir;
 	char *dir_buf;
 };

@@ -73,20 +73,14 @@ recfile_holds(const okof_store *s, struct store_err *e,
 			     "record holds another key");
 }
 
-static int
-peek_once(const okof_store *s, struct store_err *e, int bfd,
-	  const char *bucket, const char *name, struct recfile_peek *pk)
+int
+recfile_peek_fd(const okof_store *s, struct store_err *e, int fd,
+		const struct rec_name *nm, struct recfile_peek *pk)
 {
+	const char *bucket = nm->bucket, *name = nm->file;
 	const char *detail = NULL;
-	struct rec_name nm;
 	ssize_t n, hl = 0;
-	int fd;
 
-	snprintf(nm.bucket, sizeof nm.bucket, "%s", bucket);
-	snprintf(nm.file, sizeof nm.file, "%s", name);
-	fd = recfile_open(s, e, bfd, &nm, NULL);
-	if (fd < 0)
-		return fd;
 	/* One read brings a whole small record; more only for a long key.
 	 * (O_NONBLOCK keeps a FIFO from hanging us; a directory fails
 	 * EISDIR: neither needs an fstat first.) */
@@ -102,7 +96,6 @@ peek_once(const okof_store *s, struct store_err *e, int bfd,
 		}
 	}
 	int err = n < 0 ? errno : 0;
-	close(fd);
 	if (n < 0)
 		return store_fail_at(e, -err, bucket, name,
 				  err == EISDIR || err == EAGAIN
@@ -113,7 +106,7 @@ peek_once(const okof_store *s, struct store_err *e, int bfd,
 		return store_fail_at(e, OKOF_ECORRUPT, bucket, name,
 				  detail ? detail : "truncated header");
 	struct rec_crypto cr;
-	const struct rec_crypto *c = store_crypto(s, &nm, &cr);
+	const struct rec_crypto *c = store_crypto(s, nm, &cr);
 	if (!c != !(pk->h.flags & REC_F_ENCRYPTED))
 		return store_fail_at(e, OKOF_ECORRUPT, bucket, name,
 				  c ? "record is not encrypted"
@@ -131,7 +124,24 @@ peek_once(const okof_store *s, struct store_err *e, int bfd,
 		memcpy(pk->key, pk->h.key, pk->h.key_len);
 	}
 	pk->h.key = pk->key;
-	return recfile_holds(s, e, &nm, pk->key, pk->h.key_len, NULL, 0);
+	return recfile_holds(s, e, nm, pk->key, pk->h.key_len, NULL, 0);
+}
+
+static int
+peek_once(const okof_store *s, struct store_err *e, int bfd,
+	  const char *bucket, const char *name, struct recfile_peek *pk)
+{
+	struct rec_name nm;
+	int fd, rc;
+
+	snprintf(nm.bucket, sizeof nm.bucket, "%s", bucket);
+	snprintf(nm.file, sizeof nm.file, "%s", name);
+	fd = recfile_open(s, e, bfd, &nm, NULL);
+	if (fd < 0)
+		return fd;
+	rc = recfile_peek_fd(s, e, fd, &nm, pk);
+	close(fd);
+	return rc;
 }
 
 int

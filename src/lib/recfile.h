@@ -63,4 +63,9 @@ struct recfile_peek {
 int recfile_peek(const okof_store *s, struct store_err *e, int bfd,
 		 const char *bucket, const char *name, struct recfile_peek *pk);
 
+/* The same on record nm already open at fd (by recfile_open), which
+ * stays open; no ESTALE retry (the caller opened it). */
+int recfile_peek_fd(const okof_store *s, struct store_err *e, int fd,
+		    const struct rec_name *nm, struct recfile_peek *pk);
+
 #endif
