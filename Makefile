@@ -110,10 +110,16 @@ $(BUILD)/maxrss: tests/maxrss.c $(BUILD)/.deps
 # VALGRIND="valgrind --error-exitcode=99 ..." runs every test under it.
 VALGRIND ?=
 
-check: $(BIN) $(TESTS) $(BUILD)/maxrss
+check: $(BIN) $(TESTS) $(BUILD)/maxrss check-man
 	$(VALGRIND) $(BUILD)/check_okof
 	OKOF=./$(BIN) VALGRIND="$(VALGRIND)" MAXRSS=$(BUILD)/maxrss \
 		bash tests/cli.sh
+
+# The man pages: mandoc -W all clean, rendered by mandoc and groff with
+# every quote balanced.
+check-man:
+	@sh .ci/deps mandoc groff
+	bash tests/man.sh man/okof.1 man/okof.5
 
 # Slow: values beyond 4 GiB, kill loops.  Run by .ci/run.
 check-big: $(BIN) $(BUILD)/maxrss
@@ -222,5 +228,5 @@ uninstall:
 clean:
 	rm -rf okof build build-*
 
-.PHONY: all check check-big check-faults bench fuzz install uninstall \
+.PHONY: all check check-man check-big check-faults bench fuzz install uninstall \
 	clean
