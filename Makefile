@@ -59,6 +59,24 @@ $(BUILD)/cli/%.o: src/cli/%.c src/cli/*.h src/okof.h $(BUILD)/.deps
 	@mkdir -p $(@D)
 	$(COMPILE) -Isrc -c -o $@ $<
 
+# The completion scripts (src/cli/completion/) are embedded as byte
+# arrays, so that okof completion SHELL prints them exactly.
+COMPLETIONS = src/cli/completion/okof.bash src/cli/completion/_okof \
+	src/cli/completion/okof.fish
+
+$(BUILD)/cli/completions.h: $(COMPLETIONS) Makefile $(BUILD)/.deps
+	@mkdir -p $(@D)
+	@{ echo "/* Generated from $(COMPLETIONS) by the Makefile. */"; \
+	for f in $(COMPLETIONS); do \
+		echo "static const char script_`basename $$f | \
+			tr -c 'a-z\n' _`[] = {"; \
+		od -An -v -tx1 $$f | sed 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+		echo "0x00};"; \
+	done; } >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/cli/completion.o: $(BUILD)/cli/completions.h
+$(BUILD)/cli/completion.o: COMPILE += -I$(BUILD)/cli
+
 $(BUILD)/libokof.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $(LIB_OBJ)
@@ -114,6 +132,13 @@ check: $(BIN) $(TESTS) $(BUILD)/maxrss check-man
 	$(VALGRIND) $(BUILD)/check_okof
 	OKOF=./$(BIN) VALGRIND="$(VALGRIND)" MAXRSS=$(BUILD)/maxrss \
 		bash tests/cli.sh
+	@sh .ci/deps tmux zsh fish
+	OKOF=./$(BIN) bash tests/completion.sh
+
+# Tab completion in interactive bash, zsh and fish (under tmux).
+check-completion: $(BIN)
+	@sh .ci/deps tmux zsh fish
+	OKOF=./$(BIN) bash tests/completion.sh
 
 # The man pages: mandoc -W all clean, rendered by mandoc and groff with
 # every quote balanced.
@@ -228,5 +253,5 @@ uninstall:
 clean:
 	rm -rf okof build build-*
 
-.PHONY: all check check-man check-big check-faults bench fuzz install uninstall \
+.PHONY: all check check-man check-completion check-big check-faults bench fuzz install uninstall \
 	clean

@@ -45,7 +45,7 @@ static const char usage_text[] =
 	"  init [--encrypt] [--compress-threshold BYTES]\n"
 	"                    create the store now\n"
 	"  keygen FILE       write a new random secret key to FILE\n"
-	"  completion SHELL  print a completion script for bash or zsh\n"
+	"  completion SHELL  print a completion script for bash, zsh or fish\n"
 	"\n"
 	"global options: -d, --dir DIR; -k, --key-file FILE; -h, --help;\n"
 	"                -V, --version\n"
@@ -592,7 +592,8 @@ cmd_completion(struct cli *c)
 	const char *script = completion_script(c->args[0]);
 
 	if (!script) {
-		msg("no completion for shell '%s' (bash and zsh have one)",
+		msg("no completion for shell '%s' (bash, zsh and fish have "
+		    "one)",
 		    c->args[0]);
 		return EX_USAGE;
 	}

@@ -1,0 +1,202 @@
+#!/bin/bash
+# completion.sh - Tab completion in real interactive shells: bash, zsh and
+# fish run under tmux with rc files of our own, a partial line is typed,
+# Tab pressed, the rest of the line typed, Enter pressed; then what the
+# completed line did (the value okof printed, its exit status) is compared
+# with what the line should have done.
+#
+#   OKOF=./okof bash tests/completion.sh [bash|zsh|fish...]
+#
+# Prints "ok"/"not ok" lines, then "N passed, N failed"; exits 1 if any
+# failed.
+set -u
+OKOF=${OKOF:-./okof}
+case $OKOF in /*) ;; *) OKOF=$PWD/$OKOF ;; esac
+shells=("$@")
+[ ${#shells[@]} -gt 0 ] || shells=(bash zsh fish)
+for tool in tmux "${shells[@]}"; do
+	command -v "$tool" >/dev/null || {
+		echo "completion.sh: $tool not installed (sh .ci/deps tmux zsh fish)"
+		exit 1
+	}
+done
+T=$(mktemp -d "${TMPDIR:-/tmp}/okof-compl.XXXXXX")
+TM=(tmux -S "$T/tmux.sock" -f /dev/null)
+trap '"${TM[@]}" kill-server 2>/dev/null; rm -rf "$T"' EXIT
+passed=0
+failed=0
+
+mkdir -p "$T/bin" "$T/home" "$T/cwd"
+ln -s "$OKOF" "$T/bin/okof"
+export OKOF_DIR=$T/store
+unset OKOF_KEY_FILE XDG_DATA_HOME
+# Each key's value names it, so the output says which key the line got.
+keys=("my key" "it's" 'say "hi"' 'dollar$x' 'star*' 'what?' 'br[a]ck'
+	-dash plain 'url:x=1' nlkey $'nl\nzz')
+for k in "${keys[@]}"; do
+	"$OKOF" put -- "$k" "v=$k" || exit 1
+done
+"$OKOF" -d "$T/my store" put "only here" "v=only here" || exit 1
+# Files that an unquoted *, ? or [...] would match in the shell's cwd.
+touch "$T/cwd/star-x" "$T/cwd/whatX" "$T/cwd/brack"
+
+# poll TIMEOUT COMMAND...: runs COMMAND every 20 ms until it succeeds.
+poll() {
+	local n=$(($1 * 50))
+	shift
+	while ! "$@"; do
+		n=$((n - 1))
+		[ $n -gt 0 ] || return 1
+		sleep 0.02
+	done
+}
+screen() { "${TM[@]}" capture-pane -p -t "$sh" -S -; }
+prompts() { screen | grep -c 'PROMPT>'; }
+more_prompts() { [ "$(prompts)" -gt "$1" ]; }
+
+# start SHELL COMMAND...: an interactive shell in a tmux window; waits for
+# its first prompt.
+start() {
+	sh=$1
+	shift
+	"${TM[@]}" new-session -d -s "$sh" -x 250 -y 50 -c "$T/cwd" \
+		env -i PATH="$T/bin:$PATH" HOME="$T/home" TERM=screen \
+		LANG=C.UTF-8 OKOF_DIR="$OKOF_DIR" XDG_CONFIG_HOME="$T/home/.config" \
+		XDG_DATA_HOME="$T/home/.local/share" "$@"
+	poll 10 more_prompts 0
+}
+
+# try DESC TYPED AFTER WANT_STATUS [WANT_OUTPUT]: types TYPED, Tab, then
+# AFTER and Enter; the line's output goes to a file, its status to another.
+try() {
+	local desc="$sh: $1" typed=$2 after=$3 st=$4 want=${5-} n
+	rm -f "$T/out" "$T/rc"
+	n=$(prompts)
+	"${TM[@]}" send-keys -t "$sh" -l "$typed"
+	"${TM[@]}" send-keys -t "$sh" Tab
+	"${TM[@]}" send-keys -t "$sh" -l "$after >$T/out 2>&1; echo $status_var >$T/rc"
+	"${TM[@]}" send-keys -t "$sh" Enter
+	if ! poll 5 test -s "$T/rc" || ! poll 2 more_prompts "$n"; then
+		fail "$desc" "no status (line not complete?)"
+		"${TM[@]}" send-keys -t "$sh" C-c
+		poll 2 more_prompts "$(prompts)"
+		return
+	fi
+	if [ "$(cat "$T/rc")" != "$st" ]; then
+		fail "$desc" "status $(cat "$T/rc"), want $st"
+	elif [ $# -ge 5 ] && [ "$(cat "$T/out")" != "$want" ]; then
+		fail "$desc" "output '$(cat "$T/out")', want '$want'"
+	else
+		passed=$((passed + 1))
+		echo "ok - $desc"
+	fi
+}
+fail() {
+	failed=$((failed + 1))
+	echo "not ok - $1: $2"
+	screen | grep . | tail -4 | sed 's/^/#   /'
+}
+# check DESC COMMAND...: an ok/not ok line for COMMAND's status.
+check() {
+	if "${@:2}"; then
+		passed=$((passed + 1))
+		echo "ok - $sh: $1"
+	else
+		fail "$sh: $1" "failed"
+	fi
+}
+# Nothing but the prompt on the screen: no error from the rc files.
+clean_start() { [ "$(screen | grep -v '^ *$' | grep -vc 'PROMPT>')" = 0 ]; }
+
+# The cases every shell runs.  A key starting with - is completed as
+# "-- -dash" by bash and zsh; fish inserts one word, so it offers -dash
+# after a -- only.
+cases() {
+	local d=$T/my\ store
+	try "key with a space" "okof get my" "" 0 "v=my key"
+	try "key with a single quote" "okof get it" "" 0 "v=it's"
+	try "key with double quotes" "okof get say" "" 0 'v=say "hi"'
+	try "key with \$" "okof get doll" "" 0 'v=dollar$x'
+	try "key with * (a file matches it)" "okof get sta" "" 0 'v=star*'
+	try "key with ? (a file matches it)" "okof get wha" "" 0 'v=what?'
+	try "key with [ ] (a file matches it)" "okof get br" "" 0 'v=br[a]ck'
+	try "key with : and =" "okof get url" "" 0 'v=url:x=1'
+	try "key with : and =, typed up to the =" "okof get url:x=" "" 0 \
+		'v=url:x=1'
+	try "key after an open \"" 'okof get "my k' "" 0 "v=my key"
+	try "key with \$ after an open \"" 'okof get "doll' "" 0 'v=dollar$x'
+	try "key with ' after an open '" "okof get 'it" "" 0 "v=it's"
+	try "key with a newline is left out" "okof get nl" "" 0 "v=nlkey"
+	try "leading - after --" "okof get -- -da" "" 0 "v=-dash"
+	if [ "$sh" != fish ]; then
+		try "leading - gets -- in front" "okof get -da" "" 0 "v=-dash"
+	fi
+	try "del completes a second key" "okof del -f plain nlk" \
+		"; okof has nlkey" 1
+	"$OKOF" put plain v=plain && "$OKOF" put nlkey v=nlkey
+	try "command name" "okof ge" " plain" 0 "v=plain"
+	try "global option" "okof --ver" "" 0 "$("$OKOF" --version)"
+	try "command option" "okof put --if-" " plain other" 1 ""
+	try "-d \"DIR\" with a space lists its keys" "okof -d \"$d\" get on" \
+		"" 0 "v=only here"
+	try "--dir=\"DIR\" lists its keys" "okof --dir=\"$d\" get on" "" 0 \
+		"v=only here"
+	try "--dir \"DIR\" after the command" "okof get --dir \"$d\" on" "" 0 \
+		"v=only here"
+	try "-d completes a directory with a space" "okof -d $T/my" \
+		" get only\\ here" 0 "v=only here"
+	try "--dir= completes a directory" "okof --dir=$T/my" \
+		" get only\\ here" 0 "v=only here"
+	try "completion SHELL" "okof completion fi" " | head -c 6" 0 "# fish"
+}
+
+for sh in "${shells[@]}"; do
+	case $sh in
+	bash)
+		status_var='$?'
+		printf '%s\n' "PS1='PROMPT> '" \
+			'source <(okof completion bash)' >"$T/bashrc"
+		start bash bash --noprofile --rcfile "$T/bashrc" -i
+		check "starts without errors" clean_start
+		cases
+		;;
+	zsh)
+		status_var='$?'
+		# Sourced from .zshrc after compinit: it calls compdef itself.
+		mkdir -p "$T/zdot"
+		printf '%s\n' "PS1='PROMPT> '" \
+			"autoload -Uz compinit && compinit -u -d $T/zcompdump" \
+			'source <(okof completion zsh)' >"$T/zdot/.zshrc"
+		start zsh env ZDOTDIR="$T/zdot" zsh -i
+		check "sourced in .zshrc: starts without errors" clean_start
+		cases
+		"${TM[@]}" kill-session -t zsh
+		# As _okof on $fpath, found by compinit.
+		mkdir -p "$T/zfunc"
+		"$OKOF" completion zsh >"$T/zfunc/_okof"
+		printf '%s\n' "PS1='PROMPT> '" "fpath=($T/zfunc \$fpath)" \
+			"autoload -Uz compinit && compinit -u -d $T/zcompdump2" \
+			>"$T/zdot/.zshrc"
+		start zsh env ZDOTDIR="$T/zdot" zsh -i
+		check "_okof on \$fpath: starts without errors" clean_start
+		try "_okof on \$fpath: key with a space" "okof get my" "" 0 \
+			"v=my key"
+		try "_okof on \$fpath: command name" "okof ge" " plain" 0 "v=plain"
+		try "_okof on \$fpath: -d \"DIR\"" "okof -d \"$T/my store\" get on" \
+			"" 0 "v=only here"
+		;;
+	fish)
+		status_var='$status'
+		start fish fish --no-config -i -C \
+			"function fish_prompt; echo -n 'PROMPT> '; end; okof completion fish | source"
+		check "starts without errors" clean_start
+		cases
+		;;
+	esac
+	# COMPLETION_SCREEN=1 shows the lines as the shell ran them.
+	[ -n "${COMPLETION_SCREEN-}" ] && screen | grep .
+	"${TM[@]}" kill-session -t "$sh" 2>/dev/null
+done
+
+echo "$passed passed, $failed failed"
+[ $failed = 0 ]
