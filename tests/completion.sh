@@ -37,6 +37,10 @@ for k in "${keys[@]}"; do
 	"$OKOF" put -- "$k" "v=$k" || exit 1
 done
 "$OKOF" -d "$T/my store" put "only here" "v=only here" || exit 1
+"$OKOF" keygen "$T/secret" &&
+	"$OKOF" -k "$T/secret" -d "$T/enc" init --encrypt &&
+	printf v=sealed | "$OKOF" -k "$T/secret" -d "$T/enc" put sealed ||
+	exit 1
 # Files that an unquoted *, ? or [...] would match in the shell's cwd.
 touch "$T/cwd/star-x" "$T/cwd/whatX" "$T/cwd/brack"
 
@@ -86,6 +90,31 @@ try() {
 		fail "$desc" "status $(cat "$T/rc"), want $st"
 	elif [ $# -ge 5 ] && [ "$(cat "$T/out")" != "$want" ]; then
 		fail "$desc" "output '$(cat "$T/out")', want '$want'"
+	else
+		passed=$((passed + 1))
+		echo "ok - $desc"
+	fi
+}
+# words DESC TYPED AFTER WANT: for lines this test cannot run (lock,
+# cache, watch are other commands' business): types TYPED, Tab, AFTER,
+# then puts printf '%s|' in front of the line (C-a) and runs it, so that
+# the output is the line's words as the command would get them.
+words() {
+	local desc="$sh: $1" typed=$2 after=$3 want=$4 n
+	rm -f "$T/out" "$T/rc"
+	n=$(prompts)
+	"${TM[@]}" send-keys -t "$sh" -l "$typed"
+	"${TM[@]}" send-keys -t "$sh" Tab
+	"${TM[@]}" send-keys -t "$sh" -l "$after >$T/out 2>&1; echo $status_var >$T/rc"
+	"${TM[@]}" send-keys -t "$sh" C-a
+	"${TM[@]}" send-keys -t "$sh" -l "printf '%s|' "
+	"${TM[@]}" send-keys -t "$sh" Enter
+	if ! poll 5 test -s "$T/rc" || ! poll 2 more_prompts "$n"; then
+		fail "$desc" "no status (line not complete?)"
+		"${TM[@]}" send-keys -t "$sh" C-c
+		poll 2 more_prompts "$(prompts)"
+	elif [ "$(cat "$T/out")" != "$want" ]; then
+		fail "$desc" "words '$(cat "$T/out")', want '$want'"
 	else
 		passed=$((passed + 1))
 		echo "ok - $desc"
@@ -148,6 +177,36 @@ cases() {
 	try "--dir= completes a directory" "okof --dir=$T/my" \
 		" get only\\ here" 0 "v=only here"
 	try "completion SHELL" "okof completion fi" " | head -c 6" 0 "# fish"
+	try "-k FILE and -d DIR list an encrypted store's keys" \
+		"okof -k $T/secret -d $T/enc get sea" "" 0 "v=sealed"
+	try "-k completes a file" "okof -d $T/enc -k $T/secr" \
+		" get sealed" 0 "v=sealed"
+	words "keygen completes a file" "okof keygen $T/cwd/sta" "" \
+		"okof|keygen|$T/cwd/star-x|"
+	# zsh takes the / of a completed directory away when a space follows.
+	local slash=/
+	[ "$sh" = zsh ] && slash=
+	words "backup completes a directory" "okof backup $T/my" "" \
+		"okof|backup|$T/my store$slash|"
+	words "get --default" "okof get --def" " 0 k" "okof|get|--default|0|k|"
+	words "help COMMAND" "okof help ge" "" "okof|help|get|"
+	words "lock option" "okof lock --no-w" " n -- true" \
+		"okof|lock|--no-wait|n|--|true|"
+	words "lock NAME -- COMMAND" "okof lock --wait 5m n -- ech" " hi" \
+		"okof|lock|--wait|5m|n|--|echo|hi|"
+	words "cache option" "okof cache --tt" " 1h k -- true" \
+		"okof|cache|--ttl|1h|k|--|true|"
+	words "cache KEY" "okof cache --ttl 1h my" " -- true" \
+		"okof|cache|--ttl|1h|my key|--|true|"
+	words "cache KEY -- COMMAND" "okof cache k -- ech" " hi" \
+		"okof|cache|k|--|echo|hi|"
+	words "watch option" "okof watch --ini" " k" "okof|watch|--initial|k|"
+	words "watch KEY..." "okof watch plain sta" "" \
+		"okof|watch|plain|star*|"
+	words "watch --prefix PREFIX" "okof watch --prefix doll" "" \
+		'okof|watch|--prefix|dollar$x|'
+	words "watch -- COMMAND" "okof watch --once k -- ech" " hi" \
+		"okof|watch|--once|k|--|echo|hi|"
 }
 
 for sh in "${shells[@]}"; do
