@@ -41,6 +41,22 @@ done
 	"$OKOF" -k "$T/secret" -d "$T/enc" init --encrypt &&
 	printf v=sealed | "$OKOF" -k "$T/secret" -d "$T/enc" put sealed ||
 	exit 1
+# Random keys: a plain prefix rN to type, then 3 to 8 of the characters
+# shells treat specially.  COMPLETION_SEED=N repeats a run.
+seed=${COMPLETION_SEED:-$$}
+echo "# random keys: COMPLETION_SEED=$seed"
+RANDOM=$seed
+special=(' ' "'" '"' '$' '*' '?' '[' ']' '\' '!' '&' ';' '|' '<' '>' '('
+	')' '{' '}' '~' '#' '=' ':' ',' '`' '%' '^' - a b)
+rkeys=()
+for i in $(seq 10 21); do
+	k=r$i
+	for j in $(seq 0 $((RANDOM % 6 + 2))); do
+		k+=${special[RANDOM % ${#special[@]}]}
+	done
+	rkeys+=("$k")
+	"$OKOF" put -- "$k" "v=$k" || exit 1
+done
 # Files that an unquoted *, ? or [...] would match in the shell's cwd.
 touch "$T/cwd/star-x" "$T/cwd/whatX" "$T/cwd/brack"
 
@@ -54,36 +70,55 @@ poll() {
 		sleep 0.02
 	done
 }
-screen() { "${TM[@]}" capture-pane -p -t "$sh" -S -; }
+screen() { "${TM[@]}" capture-pane -p -t "$sh" -S - 2>/dev/null; }
+# gone DESC: true (after one "not ok") when the shell under test ended.
+gone() {
+	if [ -n "$dead" ]; then
+		echo "# skipped: $1"
+		return 0
+	fi
+	"${TM[@]}" has-session -t "$sh" 2>/dev/null && return 1
+	dead=1
+	failed=$((failed + 1))
+	echo "not ok - $1: the shell (or tmux) ended"
+}
 prompts() { screen | grep -c 'PROMPT>'; }
 more_prompts() { [ "$(prompts)" -gt "$1" ]; }
+
+# type TEXT: sends TEXT to the shell as typed keys.  As hex: tmux takes a
+# final \; of an argument for its command separator.
+type() {
+	keys -H $(printf %s "$1" | od -An -v -tx1)
+}
+keys() { "${TM[@]}" send-keys -t "$sh" "$@" 2>/dev/null; }
 
 # start SHELL COMMAND...: an interactive shell in a tmux window; waits for
 # its first prompt.
 start() {
-	sh=$1
+	sh=$1 dead=
 	shift
 	"${TM[@]}" new-session -d -s "$sh" -x 250 -y 50 -c "$T/cwd" \
 		env -i PATH="$T/bin:$PATH" HOME="$T/home" TERM=screen \
 		LANG=C.UTF-8 OKOF_DIR="$OKOF_DIR" XDG_CONFIG_HOME="$T/home/.config" \
 		XDG_DATA_HOME="$T/home/.local/share" "$@"
-	poll 10 more_prompts 0
+	poll 10 more_prompts 0 || echo "# $sh: no prompt in 10 s"
 }
 
 # try DESC TYPED AFTER WANT_STATUS [WANT_OUTPUT]: types TYPED, Tab, then
 # AFTER and Enter; the line's output goes to a file, its status to another.
 try() {
 	local desc="$sh: $1" typed=$2 after=$3 st=$4 want=${5-} n
+	gone "$desc" && return
 	rm -f "$T/out" "$T/rc"
 	n=$(prompts)
-	"${TM[@]}" send-keys -t "$sh" -l "$typed"
-	"${TM[@]}" send-keys -t "$sh" Tab
-	"${TM[@]}" send-keys -t "$sh" -l "$after >$T/out 2>&1; echo $status_var >$T/rc"
-	"${TM[@]}" send-keys -t "$sh" Enter
-	if ! poll 5 test -s "$T/rc" || ! poll 2 more_prompts "$n"; then
+	type "$typed"
+	keys Tab
+	type "$after >$T/out 2>&1; echo $status_var >$T/rc"
+	keys Enter
+	if ! poll 10 test -s "$T/rc" || ! poll 5 more_prompts "$n"; then
 		fail "$desc" "no status (line not complete?)"
-		"${TM[@]}" send-keys -t "$sh" C-c
-		poll 2 more_prompts "$(prompts)"
+		keys C-c
+		poll 5 more_prompts "$(prompts)"
 		return
 	fi
 	if [ "$(cat "$T/rc")" != "$st" ]; then
@@ -101,18 +136,19 @@ try() {
 # the output is the line's words as the command would get them.
 words() {
 	local desc="$sh: $1" typed=$2 after=$3 want=$4 n
+	gone "$desc" && return
 	rm -f "$T/out" "$T/rc"
 	n=$(prompts)
-	"${TM[@]}" send-keys -t "$sh" -l "$typed"
-	"${TM[@]}" send-keys -t "$sh" Tab
-	"${TM[@]}" send-keys -t "$sh" -l "$after >$T/out 2>&1; echo $status_var >$T/rc"
-	"${TM[@]}" send-keys -t "$sh" C-a
-	"${TM[@]}" send-keys -t "$sh" -l "printf '%s|' "
-	"${TM[@]}" send-keys -t "$sh" Enter
-	if ! poll 5 test -s "$T/rc" || ! poll 2 more_prompts "$n"; then
+	type "$typed"
+	keys Tab
+	type "$after >$T/out 2>&1; echo $status_var >$T/rc"
+	keys C-a
+	type "printf '%s|' "
+	keys Enter
+	if ! poll 10 test -s "$T/rc" || ! poll 5 more_prompts "$n"; then
 		fail "$desc" "no status (line not complete?)"
-		"${TM[@]}" send-keys -t "$sh" C-c
-		poll 2 more_prompts "$(prompts)"
+		keys C-c
+		poll 5 more_prompts "$(prompts)"
 	elif [ "$(cat "$T/out")" != "$want" ]; then
 		fail "$desc" "words '$(cat "$T/out")', want '$want'"
 	else
@@ -136,6 +172,20 @@ check() {
 }
 # Nothing but the prompt on the screen: no error from the rc files.
 clean_start() { [ "$(screen | grep -v '^ *$' | grep -vc 'PROMPT>')" = 0 ]; }
+
+# The random keys, each from its plain prefix; in bash and zsh also from a
+# longer prefix typed with backslashes.
+random_cases() {
+	local k q
+	for k in "${rkeys[@]}"; do
+		printf -v q %q "$k"
+		try "random key $q" "okof get ${k:0:3}" "" 0 "v=$k"
+		[ "$sh" = fish ] && continue
+		printf -v q %q "${k:0:5}"
+		try "random key $(printf %q "$k") from $q" "okof get $q" "" 0 \
+			"v=$k"
+	done
+}
 
 # The cases every shell runs.  A key starting with - is completed as
 # "-- -dash" by bash and zsh; fish inserts one word, so it offers -dash
@@ -209,6 +259,7 @@ cases() {
 		"okof|watch|--once|k|--|echo|hi|"
 }
 
+dead=
 for sh in "${shells[@]}"; do
 	case $sh in
 	bash)
@@ -218,6 +269,7 @@ for sh in "${shells[@]}"; do
 		start bash bash --noprofile --rcfile "$T/bashrc" -i
 		check "starts without errors" clean_start
 		cases
+		random_cases
 		;;
 	zsh)
 		status_var='$?'
@@ -229,6 +281,7 @@ for sh in "${shells[@]}"; do
 		start zsh env ZDOTDIR="$T/zdot" zsh -i
 		check "sourced in .zshrc: starts without errors" clean_start
 		cases
+		random_cases
 		"${TM[@]}" kill-session -t zsh
 		# As _okof on $fpath, found by compinit.
 		mkdir -p "$T/zfunc"
@@ -250,6 +303,7 @@ for sh in "${shells[@]}"; do
 			"function fish_prompt; echo -n 'PROMPT> '; end; okof completion fish | source"
 		check "starts without errors" clean_start
 		cases
+		random_cases
 		;;
 	esac
 	# COMPLETION_SCREEN=1 shows the lines as the shell ran them.
