@@ -132,12 +132,12 @@ check: $(BIN) $(TESTS) $(BUILD)/maxrss check-man
 	$(VALGRIND) $(BUILD)/check_okof
 	OKOF=./$(BIN) VALGRIND="$(VALGRIND)" MAXRSS=$(BUILD)/maxrss \
 		bash tests/cli.sh
-	@sh .ci/deps tmux zsh fish
+	@sh .ci/deps tmux zsh fish bash-completion
 	OKOF=./$(BIN) bash tests/completion.sh
 
 # Tab completion in interactive bash, zsh and fish (under tmux).
 check-completion: $(BIN)
-	@sh .ci/deps tmux zsh fish
+	@sh .ci/deps tmux zsh fish bash-completion
 	OKOF=./$(BIN) bash tests/completion.sh
 
 # The man pages: mandoc -W all clean, rendered by mandoc and groff with

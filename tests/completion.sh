@@ -13,15 +13,22 @@ set -u
 OKOF=${OKOF:-./okof}
 case $OKOF in /*) ;; *) OKOF=$PWD/$OKOF ;; esac
 shells=("$@")
-[ ${#shells[@]} -gt 0 ] || shells=(bash zsh fish)
-for tool in tmux "${shells[@]}"; do
+[ ${#shells[@]} -gt 0 ] || shells=(bash bash-completion zsh fish)
+[ -f /usr/share/bash-completion/bash_completion ] || {
+	echo "completion.sh: bash-completion not installed (sh .ci/deps bash-completion)"
+	exit 1
+}
+for tool in tmux "${shells[@]/bash-completion/bash}"; do
 	command -v "$tool" >/dev/null || {
 		echo "completion.sh: $tool not installed (sh .ci/deps tmux zsh fish)"
 		exit 1
 	}
 done
 T=$(mktemp -d "${TMPDIR:-/tmp}/okof-compl.XXXXXX")
-TM=(tmux -S "$T/tmux.sock" -f /dev/null)
+# exit-empty off: between two shells the server has no session, and a
+# server on its way out fails the next new-session.
+echo "set -s exit-empty off" >"$T/tmux.conf"
+TM=(tmux -S "$T/tmux.sock" -f "$T/tmux.conf")
 trap '"${TM[@]}" kill-server 2>/dev/null; rm -rf "$T"' EXIT
 passed=0
 failed=0
@@ -32,7 +39,7 @@ export OKOF_DIR=$T/store
 unset OKOF_KEY_FILE XDG_DATA_HOME
 # Each key's value names it, so the output says which key the line got.
 keys=("my key" "it's" 'say "hi"' 'dollar$x' 'star*' 'what?' 'br[a]ck'
-	-dash plain 'url:x=1' nlkey $'nl\nzz')
+	-dash plain 'url:x=1' nlkey $'nl\nzz' "end'")
 for k in "${keys[@]}"; do
 	"$OKOF" put -- "$k" "v=$k" || exit 1
 done
@@ -95,7 +102,7 @@ keys() { "${TM[@]}" send-keys -t "$sh" "$@" 2>/dev/null; }
 # start SHELL COMMAND...: an interactive shell in a tmux window; waits for
 # its first prompt.
 start() {
-	sh=$1 dead=
+	sh=$1 label=$1 dead=
 	shift
 	"${TM[@]}" new-session -d -s "$sh" -x 250 -y 50 -c "$T/cwd" \
 		env -i PATH="$T/bin:$PATH" HOME="$T/home" TERM=screen \
@@ -107,7 +114,7 @@ start() {
 # try DESC TYPED AFTER WANT_STATUS [WANT_OUTPUT]: types TYPED, Tab, then
 # AFTER and Enter; the line's output goes to a file, its status to another.
 try() {
-	local desc="$sh: $1" typed=$2 after=$3 st=$4 want=${5-} n
+	local desc="$label: $1" typed=$2 after=$3 st=$4 want=${5-} n
 	gone "$desc" && return
 	rm -f "$T/out" "$T/rc"
 	n=$(prompts)
@@ -135,7 +142,7 @@ try() {
 # then puts printf '%s|' in front of the line (C-a) and runs it, so that
 # the output is the line's words as the command would get them.
 words() {
-	local desc="$sh: $1" typed=$2 after=$3 want=$4 n
+	local desc="$label: $1" typed=$2 after=$3 want=$4 n
 	gone "$desc" && return
 	rm -f "$T/out" "$T/rc"
 	n=$(prompts)
@@ -165,21 +172,27 @@ fail() {
 check() {
 	if "${@:2}"; then
 		passed=$((passed + 1))
-		echo "ok - $sh: $1"
+		echo "ok - $label: $1"
 	else
-		fail "$sh: $1" "failed"
+		fail "$label: $1" "failed"
 	fi
 }
 # Nothing but the prompt on the screen: no error from the rc files.
 clean_start() { [ "$(screen | grep -v '^ *$' | grep -vc 'PROMPT>')" = 0 ]; }
 
-# The random keys, each from its plain prefix; in bash and zsh also from a
-# longer prefix typed with backslashes.
+# The random keys, each from its plain prefix, unquoted and after a ";
+# in bash and zsh also from a longer prefix typed with backslashes.
 random_cases() {
 	local k q
 	for k in "${rkeys[@]}"; do
 		printf -v q %q "$k"
 		try "random key $q" "okof get ${k:0:3}" "" 0 "v=$k"
+		# fish adds no space, so no closing quote, after a completion
+		# that ends in one of / = @ : . , - (for --opt=, host: ...).
+		if [ "$sh" != fish ] || [[ $k != *[/=@:.,-] ]]; then
+			try "random key $q after an open \"" \
+				"okof get \"${k:0:3}" "" 0 "v=$k"
+		fi
 		[ "$sh" = fish ] && continue
 		printf -v q %q "${k:0:5}"
 		try "random key $(printf %q "$k") from $q" "okof get $q" "" 0 \
@@ -205,6 +218,9 @@ cases() {
 	try "key after an open \"" 'okof get "my k' "" 0 "v=my key"
 	try "key with \$ after an open \"" 'okof get "doll' "" 0 'v=dollar$x'
 	try "key with ' after an open '" "okof get 'it" "" 0 "v=it's"
+	try "key ending in ' after an open '" "okof get 'end" "" 0 "v=end'"
+	try "key ending in \" after an open \"" "okof get \"say" "" 0 \
+		'v=say "hi"'
 	try "key with a newline is left out" "okof get nl" "" 0 "v=nlkey"
 	try "leading - after --" "okof get -- -da" "" 0 "v=-dash"
 	if [ "$sh" != fish ]; then
@@ -257,6 +273,12 @@ cases() {
 		'okof|watch|--prefix|dollar$x|'
 	words "watch -- COMMAND" "okof watch --once k -- ech" " hi" \
 		"okof|watch|--once|k|--|echo|hi|"
+	# The command's own completion after --: bash needs bash-completion.
+	[ -n "${nested-}" ] || return 0
+	words "lock -- okof COMMAND" "okof lock n -- okof ge" " plain" \
+		"okof|lock|n|--|okof|get|plain|"
+	words "lock -- okof get KEY" "okof lock n -- okof get wha" "" \
+		"okof|lock|n|--|okof|get|what?|"
 }
 
 dead=
@@ -271,6 +293,19 @@ for sh in "${shells[@]}"; do
 		cases
 		random_cases
 		;;
+	bash-completion)
+		# With the bash-completion package loaded: the command after
+		# lock's -- is completed by its own completion.
+		sh=bash
+		status_var='$?'
+		printf '%s\n' "PS1='PROMPT> '" \
+			'source /usr/share/bash-completion/bash_completion' \
+			'source <(okof completion bash)' >"$T/bashrc"
+		start bash bash --noprofile --rcfile "$T/bashrc" -i
+		label="bash+bash-completion"
+		check "starts without errors" clean_start
+		nested=1 cases
+		;;
 	zsh)
 		status_var='$?'
 		# Sourced from .zshrc after compinit: it calls compdef itself.
@@ -280,7 +315,7 @@ for sh in "${shells[@]}"; do
 			'source <(okof completion zsh)' >"$T/zdot/.zshrc"
 		start zsh env ZDOTDIR="$T/zdot" zsh -i
 		check "sourced in .zshrc: starts without errors" clean_start
-		cases
+		nested=1 cases
 		random_cases
 		"${TM[@]}" kill-session -t zsh
 		# As _okof on $fpath, found by compinit.
@@ -302,7 +337,7 @@ for sh in "${shells[@]}"; do
 		start fish fish --no-config -i -C \
 			"function fish_prompt; echo -n 'PROMPT> '; end; okof completion fish | source"
 		check "starts without errors" clean_start
-		cases
+		nested=1 cases
 		random_cases
 		;;
 	esac

@@ -94,6 +94,9 @@ _okof_keys() {
 			lead='-- '
 		fi
 		_okof_quote "${k:${#keep}}"
+		# readline closes the open quote after the one match, unless
+		# the match already ends in that quote character (\" or '\'').
+		[[ -n $_okof_q && $REPLY == *"$_okof_q" ]] && REPLY+=$_okof_q
 		COMPREPLY+=("$lead$REPLY")
 	done
 }
@@ -163,8 +166,15 @@ _okof() {
 	((n > 1 && after < 0)) && prev=${_okof_w[n - 1]}
 	COMPREPLY=()
 
-	# The command of lock, cache or watch, then its arguments.
-	if ((after == 0)); then
+	# The command of lock, cache or watch, then its arguments: by that
+	# command's own completion where bash-completion is loaded.
+	if ((after >= 0)) && declare -F _command_offset >/dev/null; then
+		for ((i = 2; i < COMP_CWORD; i++)); do
+			[[ ${COMP_WORDS[i]} == -- ]] && break
+		done
+		_command_offset $((i + 1))
+		return
+	elif ((after == 0)); then
 		COMPREPLY=($(compgen -c -- "$cur"))
 		return
 	elif ((after > 0)); then
