@@ -39,7 +39,7 @@ export OKOF_DIR=$T/store
 unset OKOF_KEY_FILE XDG_DATA_HOME
 # Each key's value names it, so the output says which key the line got.
 keys=("my key" "it's" 'say "hi"' 'dollar$x' 'star*' 'what?' 'br[a]ck'
-	-dash plain 'url:x=1' nlkey $'nl\nzz' "end'")
+	-dash plain 'url:x=1' nlkey $'nl\nzz' "end'" "café:crème brûlée")
 for k in "${keys[@]}"; do
 	"$OKOF" put -- "$k" "v=$k" || exit 1
 done
@@ -215,6 +215,8 @@ cases() {
 	try "key with : and =" "okof get url" "" 0 'v=url:x=1'
 	try "key with : and =, typed up to the =" "okof get url:x=" "" 0 \
 		'v=url:x=1'
+	try "UTF-8 key, typed up to its :" "okof get café:" "" 0 \
+		"v=café:crème brûlée"
 	try "key after an open \"" 'okof get "my k' "" 0 "v=my key"
 	try "key with \$ after an open \"" 'okof get "doll' "" 0 'v=dollar$x'
 	try "key with ' after an open '" "okof get 'it" "" 0 "v=it's"

@@ -10,11 +10,12 @@
 # _okof_split: sets _okof_w to the words of the line up to the cursor with
 # their quoting removed (the last one is the word being completed, maybe
 # empty), _okof_q to the quote left open in it (' or " or nothing) and
-# _okof_s to the part of that word bash replaces: from the open quote, or
-# from the last word break (COMP_WORDBREAKS) outside quotes.  The line is
-# never evaluated.
+# _okof_keep to the start of that word (unquoted) that bash keeps: up to
+# the open quote, or to the last word break (COMP_WORDBREAKS) outside
+# quotes.  The line is never evaluated.  It is read byte by byte (LC_ALL=C,
+# as COMP_POINT counts), which leaves UTF-8 whole.
 _okof_split() {
-	local LC_ALL=C line=${COMP_LINE:0:COMP_POINT} c w= q= s=0 n=0 inword=
+	local LC_ALL=C line=${COMP_LINE:0:COMP_POINT} c w= q= keep= inword=
 	local br=${COMP_WORDBREAKS//[\"\']/}
 	local -i i len=${#line}
 	_okof_w=()
@@ -22,11 +23,11 @@ _okof_split() {
 		c=${line:i:1}
 		case $q in
 		\')
-			if [[ $c == \' ]]; then q= n=${#w}; else w+=$c; fi
+			if [[ $c == \' ]]; then q= keep=$w; else w+=$c; fi
 			continue ;;
 		\")
 			case $c in
-			\") q= n=${#w} ;;
+			\") q= keep=$w ;;
 			\\)
 				case ${line:i+1:1} in
 				[\$\`\"\\]) w+=${line:i+1:1}; ((i++)) ;;
@@ -39,24 +40,20 @@ _okof_split() {
 		case $c in
 		[[:space:]])
 			[[ -n $inword ]] && _okof_w+=("$w")
-			w= inword= s=0 n=0
+			w= inword= keep=
 			continue ;;
-		\' | \") q=$c s=$((i + 1)) ;;
+		\' | \") q=$c ;;
 		\\) ((i++)); w+=${line:i:1} ;;
 		*) w+=$c ;;
 		esac
-		if [[ -z $q && $c != \\ && $br == *"$c"* ]]; then
-			s=$((i + 1))
-			n=${#w}
-		elif [[ -n $q ]]; then
-			n=${#w}
+		if [[ -n $q || ($c != \\ && $br == *"$c"*) ]]; then
+			keep=$w
 		fi
 		inword=1
 	done
 	_okof_w+=("$w")
 	_okof_q=$q
-	# What bash keeps of the word: its first n characters, unquoted.
-	_okof_s=$n
+	_okof_keep=$keep
 }
 
 # _okof_quote STRING: sets REPLY to STRING quoted as the open quote
@@ -82,7 +79,7 @@ _okof_quote() {
 # as -- -KEY when DASH is 0, and not at all when DASH is 2 (where -- would
 # start a command: lock, cache, watch).
 _okof_keys() {
-	local k keep=${2:0:_okof_s} lead
+	local k lead
 	local -a keys
 	mapfile -t -d '' keys < <(command okof "${_okof_g[@]}" list -0 -- \
 		"$2" 2>/dev/null)
@@ -90,10 +87,10 @@ _okof_keys() {
 		[[ $k == *$'\n'* || $k != "$2"* ]] && continue
 		lead=
 		if [[ $1 != 1 && $k == -* ]]; then
-			[[ $1 == 0 && $_okof_s == 0 && -z $_okof_q ]] || continue
+			[[ $1 == 0 && -z $_okof_keep && -z $_okof_q ]] || continue
 			lead='-- '
 		fi
-		_okof_quote "${k:${#keep}}"
+		_okof_quote "${k#"$_okof_keep"}"
 		# readline closes the open quote after the one match, unless
 		# the match already ends in that quote character (\" or '\'').
 		[[ -n $_okof_q && $REPLY == *"$_okof_q" ]] && REPLY+=$_okof_q
@@ -107,7 +104,7 @@ _okof_files() {
 	compopt -o filenames 2>/dev/null
 	COMPREPLY=()
 	while IFS= read -r f; do
-		COMPREPLY+=("${f:_okof_s}")
+		COMPREPLY+=("${f#"$_okof_keep"}")
 	done < <(compgen "$1" -- "$2")
 }
 
@@ -132,7 +129,7 @@ _okof_opts() {
 
 _okof() {
 	local -a _okof_w _okof_g=()
-	local _okof_q _okof_s REPLY
+	local _okof_q _okof_keep REPLY
 	_okof_split
 	local cur=${_okof_w[-1]} prev= cmd= w i ddash=0 nops=0 after=-1
 	local -i n=$((${#_okof_w[@]} - 1))
@@ -189,8 +186,14 @@ _okof() {
 	--timeout | --interval) return ;;
 	esac
 	case $cur in
-	--dir=*) _okof_s=$((_okof_s - 6)); _okof_files -d "${cur#--dir=}"; return ;;
-	--key-file=*) _okof_s=$((_okof_s - 11)); _okof_files -f "${cur#*=}"; return ;;
+	--dir=*)
+		_okof_keep=${_okof_keep#--dir=}
+		_okof_files -d "${cur#--dir=}"
+		return ;;
+	--key-file=*)
+		_okof_keep=${_okof_keep#--key-file=}
+		_okof_files -f "${cur#--key-file=}"
+		return ;;
 	esac
 	if [[ -z $cmd ]]; then
 		if [[ $cur == -* ]]; then
