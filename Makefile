@@ -85,6 +85,24 @@ $(BUILD)/cli/%.o: src/cli/%.c src/cli/*.h src/okof.h $(BUILD)/.deps
 	@mkdir -p $(@D)
 	$(COMPILE) -Isrc -c -o $@ $<
 
+# The completion scripts (src/cli/completion/) are embedded as byte
+# arrays, so that okof completion SHELL prints them exactly.
+COMPLETIONS = src/cli/completion/okof.bash src/cli/completion/_okof \
+	src/cli/completion/okof.fish
+
+$(BUILD)/cli/completions.h: $(COMPLETIONS) Makefile $(BUILD)/.deps
+	@mkdir -p $(@D)
+	@{ echo "/* Generated from $(COMPLETIONS) by the Makefile. */"; \
+	for f in $(COMPLETIONS); do \
+		echo "static const char script_`basename $$f | \
+			tr -c 'a-z\n' _`[] = {"; \
+		od -An -v -tx1 $$f | sed 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+		echo "0x00};"; \
+	done; } >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/cli/completion.o: $(BUILD)/cli/completions.h
+$(BUILD)/cli/completion.o: COMPILE += -I$(BUILD)/cli
+
 $(BUILD)/libokof.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $(LIB_OBJ)
@@ -174,7 +192,7 @@ $(BUILD)/maxrss: tests/maxrss.c $(BUILD)/.deps
 # VALGRIND="valgrind --error-exitcode=99 ..." runs every test under it.
 VALGRIND ?=
 
-check: $(BIN) $(TESTS) $(BUILD)/maxrss
+check: $(BIN) $(TESTS) $(BUILD)/maxrss check-man
 	bash tests/layers.sh $(BUILD)/lib $(BUILD)/cli
 	$(VALGRIND) $(BUILD)/check_okof
 	OKOF=./$(BIN) VALGRIND="$(VALGRIND)" MAXRSS=$(BUILD)/maxrss \
@@ -184,6 +202,19 @@ check: $(BIN) $(TESTS) $(BUILD)/maxrss
 	CC="$(CC) $(EXTRA_CFLAGS) $(EXTRA_LDFLAGS)" LIB=$(BUILD)/libokof.a \
 		OKOF=./$(BIN) bash tests/examples.sh
 	OKOF=./$(BIN) bash tests/watch.sh
+	@sh .ci/deps tmux zsh fish bash-completion
+	OKOF=./$(BIN) bash tests/completion.sh
+
+# Tab completion in interactive bash, zsh and fish (under tmux).
+check-completion: $(BIN)
+	@sh .ci/deps tmux zsh fish bash-completion
+	OKOF=./$(BIN) bash tests/completion.sh
+
+# The man pages: mandoc -W all clean, rendered by mandoc and groff with
+# every quote balanced.
+check-man:
+	@sh .ci/deps mandoc groff
+	bash tests/man.sh man/okof.1 man/okof.5
 
 # Slow: values beyond 4 GiB, kill loops.  Run by .ci/run.
 check-big: $(BIN) $(BUILD)/maxrss
@@ -390,4 +421,4 @@ FORCE:
 
 .PHONY: all check check-big check-faults check-sharedfs bench bench-watch fuzz \
 	install \
-	uninstall clean completions check-install check-abi abi-baseline FORCE
+	uninstall clean completions check-man check-completion check-install check-abi abi-baseline FORCE

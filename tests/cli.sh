@@ -893,7 +893,12 @@ check "bash script completes commands" grep -q 'complete -F _okof okof' "$T/out"
 run completion zsh;		expect "completion zsh" 0
 check "zsh script starts with #compdef" grep -q '^#compdef okof' "$T/out"
 if command -v zsh >/dev/null; then check "zsh script parses" zsh -n "$T/out"; fi
-run completion fish;		expect "completion of another shell" 2
+run completion fish;		expect "completion fish" 0
+check "fish script registers okof" grep -q '^complete -c okof ' "$T/out"
+if command -v fish >/dev/null; then
+	check "fish script parses" fish --no-execute "$T/out"
+fi
+run completion tcsh;		expect "completion of another shell" 2
 run completion;			expect "completion without a shell" 2
 
 # --- encrypted stores ------------------------------------------------------

@@ -1,125 +1,22 @@
 /*
- * completion.c - the scripts printed by "okof completion bash|zsh".
+ * completion.c - the scripts printed by "okof completion bash|zsh|fish".
+ * They live in src/cli/completion/ as the shells read them; the Makefile
+ * embeds them here (completions.h, generated).
  */
 #include "completion.h"
 
 #include <string.h>
 
-static const char bash_script[] =
-	"# bash completion for okof; load with: source <(okof completion bash)\n"
-	"_okof() {\n"
-	"\tlocal cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}\n"
-	"\tlocal cmd= i nops=0\n"
-	"\tlocal -a glob=()\n"
-	"\tfor ((i = 1; i < COMP_CWORD; i++)); do\n"
-	"\t\tcase ${COMP_WORDS[i]} in\n"
-	"\t\t-d|--dir|-k|--key-file) glob+=(\"${COMP_WORDS[i]}\" \"${COMP_WORDS[i+1]}\"); ((i++)) ;;\n"
-	"\t\t--ttl|--compress-threshold) ((i++)) ;;\n"
-	"\t\t-*) ;;\n"
-	"\t\t*) if [[ -z $cmd ]]; then cmd=${COMP_WORDS[i]}; else ((nops++)); fi ;;\n"
-	"\t\tesac\n"
-	"\tdone\n"
-	"\tcase $prev in\n"
-	"\t-d|--dir) COMPREPLY=($(compgen -d -- \"$cur\")); return ;;\n"
-	"\t-k|--key-file) COMPREPLY=($(compgen -f -- \"$cur\")); return ;;\n"
-	"\t--ttl|--compress-threshold) return ;;\n"
-	"\tesac\n"
-	"\tif [[ -z $cmd ]]; then\n"
-	"\t\tCOMPREPLY=($(compgen -W \"" OKOF_COMMANDS " -d --dir -k --key-file -h --help -V --version\" -- \"$cur\"))\n"
-	"\t\treturn\n"
-	"\tfi\n"
-	"\tlocal opts=\n"
-	"\tcase $cmd in\n"
-	"\tput) opts='--if-absent --ttl --no-sync' ;;\n"
-	"\tdel) opts='-f --force --no-sync' ;;\n"
-	"\tlist) opts='-0 --null -l --long' ;;\n"
-	"\tstat) opts='--json' ;;\n"
-	"\tincr) opts='--no-sync' ;;\n"
-	"\tverify) opts='-q --quiet' ;;\n"
-	"\tgc) opts='-v --verbose' ;;\n"
-	"\tinit) opts='--encrypt --compress-threshold' ;;\n"
-	"\tkeygen) COMPREPLY=($(compgen -f -- \"$cur\")); return ;;\n"
-	"\tcompletion) COMPREPLY=($(compgen -W 'bash zsh' -- \"$cur\")); return ;;\n"
-	"\tbackup) COMPREPLY=($(compgen -d -- \"$cur\")); return ;;\n"
-	"\tesac\n"
-	"\tif [[ $cur == -* ]]; then\n"
-	"\t\tCOMPREPLY=($(compgen -W \"$opts\" -- \"$cur\"))\n"
-	"\t\treturn\n"
-	"\tfi\n"
-	"\tcase $cmd in\n"
-	"\tget|has|stat|del|incr|put|list)\n"
-	"\t\t[[ $cmd != del && $nops -gt 0 ]] && return\n"
-	"\t\tlocal IFS=$'\\n'\n"
-	"\t\tCOMPREPLY=($(okof \"${glob[@]}\" list -- \"$cur\" 2>/dev/null))\n"
-	"\t\t;;\n"
-	"\tesac\n"
-	"}\n"
-	"complete -F _okof okof\n";
-
-static const char zsh_script[] =
-	"#compdef okof\n"
-	"# zsh completion for okof; load with: source <(okof completion zsh)\n"
-	"# or save as _okof in a directory on $fpath.\n"
-	"_okof_keys() {\n"
-	"\tlocal -a keys dir\n"
-	"\t[[ -n $okof_dir ]] && dir=(-d $okof_dir)\n"
-	"\t[[ -n $okof_key ]] && dir+=(-k $okof_key)\n"
-	"\tkeys=(${(f)\"$(okof $dir list -- \"$PREFIX\" 2>/dev/null)\"})\n"
-	"\tcompadd -Q -- $keys\n"
-	"}\n"
-	"_okof() {\n"
-	"\tlocal curcontext=$curcontext state line ret=1\n"
-	"\ttypeset -A opt_args\n"
-	"\t_arguments -C \\\n"
-	"\t\t'(-d --dir)'{-d,--dir}'[store directory]:directory:_files -/' \\\n"
-	"\t\t'(-k --key-file)'{-k,--key-file}'[secret key file]:file:_files' \\\n"
-	"\t\t'(- *)'{-h,--help}'[print help]' \\\n"
-	"\t\t'(- *)'{-V,--version}'[print version]' \\\n"
-	"\t\t'1:command:->cmd' '*::arg:->args' && ret=0\n"
-	"\tlocal okof_dir=${opt_args[-d]:-${opt_args[--dir]}}\n"
-	"\tlocal okof_key=${opt_args[-k]:-${opt_args[--key-file]}}\n"
-	"\tcase $state in\n"
-	"\tcmd)\n"
-	"\t\tlocal -a cmds=(\n"
-	"\t\t\t'put:store a value' 'get:write a value' 'del:delete keys'\n"
-	"\t\t\t'has:test presence' 'list:list keys' 'stat:facts about a key'\n"
-	"\t\t\t'incr:add to a counter' 'export:write JSON Lines'\n"
-	"\t\t\t'import:read JSON Lines' 'verify:check every record'\n"
-	"\t\t\t'gc:remove expired records and temp files'\n"
-	"\t\t\t'backup:copy the store' 'init:create the store'\n"
-	"\t\t\t'keygen:write a new secret key file'\n"
-	"\t\t\t'completion:print a completion script')\n"
-	"\t\t_describe command cmds && ret=0 ;;\n"
-	"\targs)\n"
-	"\t\tcase $words[1] in\n"
-	"\t\tput) _arguments '--if-absent[only if absent]' \\\n"
-	"\t\t\t'--ttl[lifetime]:duration (90, 15m, 2h, 7d):' \\\n"
-	"\t\t\t'--no-sync[skip fsync]' '1:key:_okof_keys' '2:value:' && ret=0 ;;\n"
-	"\t\tget|has) _arguments '1:key:_okof_keys' && ret=0 ;;\n"
-	"\t\tstat) _arguments '--json[JSON output]' '1:key:_okof_keys' && ret=0 ;;\n"
-	"\t\tincr) _arguments '--no-sync[skip fsync]' '1:key:_okof_keys' '2:delta:' && ret=0 ;;\n"
-	"\t\tdel) _arguments '(-f --force)'{-f,--force}'[absent is not an error]' \\\n"
-	"\t\t\t'--no-sync[skip fsync]' '*:key:_okof_keys' && ret=0 ;;\n"
-	"\t\tlist) _arguments '(-0 --null)'{-0,--null}'[NUL-terminated]' \\\n"
-	"\t\t\t'(-l --long)'{-l,--long}'[size and time]' '1:prefix:_okof_keys' && ret=0 ;;\n"
-	"\t\tverify) _arguments '(-q --quiet)'{-q,--quiet}'[print nothing]' && ret=0 ;;\n"
-	"\t\tgc) _arguments '(-v --verbose)'{-v,--verbose}'[print removals]' && ret=0 ;;\n"
-	"\t\tbackup) _arguments '1:destination:_files -/' && ret=0 ;;\n"
-	"\t\tinit) _arguments '--encrypt[encrypted store]' '--compress-threshold[bytes]:bytes:' && ret=0 ;;\n"
-	"\t\tkeygen) _arguments '1:key file:_files' && ret=0 ;;\n"
-	"\t\tcompletion) _arguments '1:shell:(bash zsh)' && ret=0 ;;\n"
-	"\t\tesac ;;\n"
-	"\tesac\n"
-	"\treturn ret\n"
-	"}\n"
-	"_okof \"$@\"\n";
+#include "completions.h"
 
 const char *
 completion_script(const char *shell)
 {
 	if (strcmp(shell, "bash") == 0)
-		return bash_script;
+		return script_okof_bash;
 	if (strcmp(shell, "zsh") == 0)
-		return zsh_script;
+		return script__okof;
+	if (strcmp(shell, "fish") == 0)
+		return script_okof_fish;
 	return NULL;
 }

@@ -601,7 +601,8 @@ cmd_completion(struct cli *c)
 	const char *script = completion_script(c->args[0]);
 
 	if (!script) {
-		msg("no completion for shell '%s' (bash and zsh have one)",
+		msg("no completion for shell '%s' (bash, zsh and fish have "
+		    "one)",
 		    c->args[0]);
 		return EX_USAGE;
 	}
@@ -843,7 +844,7 @@ static const struct cmd commands[] = {
 	 "example: okof backup /mnt/usb/okof-$(date +%F)\n"},
 	{"completion", cmd_completion, no_opts, 1, 1, 0, 0,
 	 "SHELL\n"
-	 "print a completion script for SHELL (bash or zsh)\n"
+	 "print a completion script for SHELL (bash, zsh or fish)\n"
 	 "example: source <(okof completion bash)\n"},
 	{"del", cmd_del, del_opts, 0, -1, 0, 1,
 	 "[-f] [--no-sync] KEY...\n"
