@@ -200,7 +200,9 @@ cmd_watch(struct cli *c)
 	if (command && c->set[O_NUL])
 		return usage_error("-0 with a COMMAND, which gets the key in "
 				   "OKOF_WATCH_KEY");
-	for (int i = 0; i < nkeys; i++)
+	/* args is NULL only when there are no operands (nkeys 0): said for
+	 * clang's analyser, which cannot see that cli_parse() ties them. */
+	for (int i = 0; c->args && i < nkeys; i++)
 		if (check_key_arg(c->args[i]) != 0)
 			return EX_USAGE;
 	if (c->set[O_PREFIX] && strlen(c->val[O_PREFIX]) > OKOF_KEY_MAX) {
@@ -229,7 +231,12 @@ cmd_watch(struct cli *c)
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
-		keys[i] = c->set[O_PREFIX] ? c->val[O_PREFIX] : c->args[i];
+		/* Without --prefix, n is nkeys: operands, so args is set
+		 * (said for clang's analyser). */
+		keys[i] = c->set[O_PREFIX] || !c->args ? c->val[O_PREFIX]
+						      : c->args[i];
+		if (!keys[i])
+			goto out;
 		klens[i] = strlen(keys[i]);
 	}
 	o.keys = keys;
