@@ -49,7 +49,8 @@ TEST_LIBS = `pkg-config --libs check`
 # that it cannot include a header of the library's insides.
 LIB_SRC = src/lib/io.c src/lib/crc32c.c src/lib/codec.c src/lib/record.c \
 	src/lib/record_pack.c src/lib/record_write.c src/lib/record_read.c \
-	src/lib/tmpfile.c src/lib/store.c src/lib/lockfile.c src/lib/recfile.c \
+	src/lib/tmpfile.c src/lib/store.c src/lib/lockfile.c src/lib/lock.c \
+	src/lib/recfile.c \
 	src/lib/secret.c \
 	src/lib/put.c src/lib/get.c src/lib/del.c src/lib/walk.c \
 	src/lib/list.c \
@@ -57,7 +58,8 @@ LIB_SRC = src/lib/io.c src/lib/crc32c.c src/lib/codec.c src/lib/record.c \
 	src/lib/watch.c
 LIB_OBJ = $(LIB_SRC:src/%.c=$(BUILD)/%.o)
 CLI_SRC = src/cli/main.c src/cli/common.c src/cli/options.c src/cli/outbuf.c \
-	src/cli/progress.c src/cli/jsonl.c src/cli/completion.c src/cli/watch.c
+	src/cli/progress.c src/cli/jsonl.c src/cli/completion.c src/cli/watch.c \
+	src/cli/lock.c
 CLI_OBJ = $(CLI_SRC:src/%.c=$(BUILD)/%.o)
 TESTS = $(BUILD)/check_okof
 # The same objects for the shared library: position-independent, with

@@ -103,6 +103,7 @@ enum {
 	OKOF_EPLAIN = -30784,	   /* a secret given, but the store is plain */
 	OKOF_EKEYFILE = -30783,	   /* key file not a private 32-byte file */
 	OKOF_EFSTYPE = -30782,	   /* a filesystem that cannot keep the guarantees */
+	OKOF_EBUSY = -30781,	   /* a lock is held and the wait ran out */
 };
 
 /* Returns a static description of rc: an OKOF_E* code or a -errno. */
@@ -228,6 +229,30 @@ OKOF_API int okof_put(okof_store *s, const char *key, size_t klen,
  */
 OKOF_API int okof_put_fd(okof_store *s, const char *key, size_t klen, int fd,
 			 const struct okof_put_opts *opts);
+
+/*
+ * Streaming put: a writer that takes the value piece by piece, for a
+ * value produced while it is stored (okof cache tees a command's output
+ * into one).  okof_put_begin() creates the record's temp file (the key's
+ * expiry, opts->expires, is fixed now); okof_put_write() adds bytes in
+ * constant memory; okof_put_commit() finishes, fsyncs and publishes the
+ * record exactly as okof_put() does, and okof_put_abort() removes it:
+ * until one of them the key keeps its old value.  Both free w.  The
+ * temp file is the writer's; okof_signal_cleanup() removes it if a
+ * signal ends the process meanwhile (one writer per thread at a time).
+ *
+ * okof_put_begin: 0 with *out set, OKOF_EBADKEY, OKOF_EPLAIN or an error
+ * (*out NULL).  okof_put_write: 0 or an error, after which only
+ * okof_put_abort() is allowed.  okof_put_commit: the returns of
+ * okof_put().  NULL w: -EINVAL (abort: nothing).
+ */
+typedef struct okof_writer okof_writer;
+
+OKOF_API int okof_put_begin(okof_store *s, const char *key, size_t klen,
+			    const struct okof_put_opts *opts, okof_writer **out);
+OKOF_API int okof_put_write(okof_writer *w, const void *p, size_t n);
+OKOF_API int okof_put_commit(okof_writer *w);
+OKOF_API void okof_put_abort(okof_writer *w);
 
 /*
  * Removes the temp file of a put in progress in the calling thread, if
@@ -435,6 +460,71 @@ OKOF_API int okof_list(okof_store *s, const char *prefix, size_t plen,
 
 /* Frees what okof_list() returned and empties k; NULL is allowed. */
 OKOF_API void okof_keys_free(struct okof_keys *k);
+
+/*
+ * Locks: the store's exclusive locks by name, for jobs that must not
+ * overlap (okof lock), and one lock per key (OKOF_LOCK_KEY: okof cache
+ * runs a command under it so that of many callers one computes a value).
+ * Names follow the key rules.  A lock is a kernel lock (an open file
+ * description lock where the system has one, else flock) on a file of
+ * the store's ".locks" directory, named by the keyed hash of the name
+ * (hidden like a key on an encrypted store): the kernel releases it the
+ * moment its holder ends, however it ends, so it is never left stale,
+ * and on NFS and GlusterFS it excludes holders on other machines too.
+ * Lock files are not records: no walk sees them and gc never removes
+ * them (a removed lock file would let two holders in).
+ *
+ * Every acquisition gets a fencing token: a number that grows with each
+ * acquisition of that lock in that store and never repeats, even across
+ * crashes (it is kept in the lock file, fsynced before it is handed
+ * out).  Beside it the file records the holder: pid, host, time and, on
+ * a plain store, a note (okof lock writes the command line).
+ *
+ * The descriptor is close-on-exec, so a program the holder executes does
+ * not inherit the lock; a forked child shares it until it exits or
+ * executes.  One lock object per thread at a time, like a handle.
+ */
+typedef struct okof_lock okof_lock;
+
+#define OKOF_LOCK_KEY 0x1 /* the lock of key name (okof cache), not a named lock */
+
+/* Who holds (or last held) a lock: okof_lock_status(). */
+struct okof_lock_holder {
+	int64_t pid;	  /* the holder's process id, on host */
+	int64_t since_ns; /* when it took the lock, Unix nanoseconds */
+	uint64_t token;	  /* its fencing token */
+	char host[256];	  /* the holder's host name */
+	char note[256];	  /* its note ("" on an encrypted store) */
+};
+
+/*
+ * Takes the lock name/nlen of the store (created on the first use),
+ * waiting at most timeout_ms (-1: as long as it takes; 0: not at all).
+ * note (may be NULL) is recorded for okof_lock_status() on a plain store,
+ * cut to what fits with "..." at the end.  Returns 0 with *out set (free
+ * it with okof_lock_release()), OKOF_EBUSY when the wait ran out,
+ * OKOF_EBADKEY, -EINVAL (bad flags, NULL pointers) or an error; *out is
+ * NULL then.
+ */
+OKOF_API int okof_lock_acquire(okof_store *s, const char *name, size_t nlen,
+			       int flags, int64_t timeout_ms, const char *note,
+			       okof_lock **out);
+
+/* The fencing token of this acquisition (0 for NULL l). */
+OKOF_API uint64_t okof_lock_token(const okof_lock *l);
+
+/* Releases the lock and frees l; NULL is allowed. */
+OKOF_API void okof_lock_release(okof_lock *l);
+
+/*
+ * Is the lock held?  Asks the kernel without taking it: 1 when it is
+ * held, with *out (may be NULL) the record its holder wrote; 0 when it
+ * is free (*out: the last holder, or zeroes); or an error (OKOF_EBADKEY,
+ * OKOF_ECORRUPT for a damaged lock file, -errno).  A holder that has just
+ * taken the lock may still show its predecessor's record for an instant.
+ */
+OKOF_API int okof_lock_status(okof_store *s, const char *name, size_t nlen,
+			      int flags, struct okof_lock_holder *out);
 
 /*
  * Watching keys: the key-level version of inotifywait.  Events are

@@ -6,6 +6,7 @@
 #define OKOF_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "okof.h"
 #include "options.h"
@@ -39,6 +40,10 @@ enum {
 	O_INITIAL,
 	O_INTERVAL,
 	O_POLL,
+	O_MAXTIME,
+	O_NOWAIT,
+	O_STATUS,
+	O_WAIT,
 	O_COUNT
 };
 
@@ -60,6 +65,9 @@ struct cmd {
 	int writes;		/* writes records: clean up on signals */
 	int store;		/* uses the store: -d and -k apply */
 	const char *help;
+	/* Runs a command (lock, cache): okof's own misuse and failures
+	 * exit 125, as env's and timeout's do, not 2 and 3. */
+	int runs_command;
 };
 
 /* From the global options (-d, -k), for every command. */
@@ -112,6 +120,16 @@ int need_stdout(void);
  * durability unknown" (dir may be NULL); returns EX_FAIL. */
 int durability_unknown(const char *done, const char *what, const char *dir,
 		       const char *sub);
+/* Unix time secs as ISO 8601 UTC ("2026-12-02T10:00:00Z") in buf. */
+void iso_time(char *buf, size_t n, int64_t secs);
+
+/* lock.c: okof lock and okof cache, and their options. */
+#define EX_RUNFAIL 125
+int cmd_lock(struct cli *c);
+int cmd_cache(struct cli *c);
+extern const struct cli_opt lock_opts[];
+extern const struct cli_opt cache_opts[];
+
 /* watch.c: okof watch and its options. */
 int cmd_watch(struct cli *c);
 extern const struct cli_opt watch_opts[];

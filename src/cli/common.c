@@ -3,12 +3,14 @@
  * the store's location and opening, the secret, standard output.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -264,3 +266,14 @@ out_write(const void *p, size_t n)
 	return 0;
 }
 
+
+void
+iso_time(char *buf, size_t n, int64_t secs)
+{
+	time_t t = (time_t)secs;
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ",
+					   &tm) == 0)
+		snprintf(buf, n, "%" PRId64, secs);
+}

@@ -227,17 +227,6 @@ cmd_del(struct cli *c)
 	return status;
 }
 
-static void
-iso_time(char *buf, size_t n, int64_t secs)
-{
-	time_t t = (time_t)secs;
-	struct tm tm;
-
-	if (!gmtime_r(&t, &tm) || strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ",
-					   &tm) == 0)
-		snprintf(buf, n, "%" PRId64, secs);
-}
-
 static int
 cmd_list(struct cli *c)
 {
@@ -841,84 +830,106 @@ static const struct cmd commands[] = {
 	{"backup", cmd_backup, no_opts, 1, 1, 0, 1,
 	 "DEST\n"
 	 "a consistent copy of the store as a new store at DEST\n"
-	 "example: okof backup /mnt/usb/okof-$(date +%F)\n"},
+	 "example: okof backup /mnt/usb/okof-$(date +%F)\n", 0},
+	{"cache", cmd_cache, cache_opts, 1, -1, 0, 1,
+	 "[--ttl DURATION] [-n | --wait DURATION] [--max-time DURATION] "
+	 "KEY -- COMMAND [ARG...]\n"
+	 "print KEY's live value, or run COMMAND once and store its output\n"
+	 "  --ttl DURATION    the stored output expires after DURATION\n"
+	 "  -n, --no-wait     exit 75 at once if another caller is running\n"
+	 "                    COMMAND for KEY\n"
+	 "  --wait DURATION   wait at most DURATION for that caller (exit 75)\n"
+	 "  --max-time DURATION\n"
+	 "                    stop COMMAND (SIGTERM, SIGKILL 10s later) when\n"
+	 "                    it has run DURATION: exit 124\n"
+	 "example: okof cache --ttl 1h weather -- curl -fsS \"$URL\"\n", 1},
 	{"completion", cmd_completion, no_opts, 1, 1, 0, 0,
 	 "SHELL\n"
 	 "print a completion script for SHELL (bash, zsh or fish)\n"
-	 "example: source <(okof completion bash)\n"},
+	 "example: source <(okof completion bash)\n", 0},
 	{"del", cmd_del, del_opts, 0, -1, 0, 1,
 	 "[-f] [--no-sync] KEY...\n"
 	 "delete the keys (exit 1 if any was absent)\n"
 	 "  -f, --force       absent keys, or no KEY at all, are not an error\n"
 	 "  --no-sync         skip the directory fsync: not durable\n"
-	 "example: okof list -0 tmp. | xargs -0 okof del -f\n"},
+	 "example: okof list -0 tmp. | xargs -0 okof del -f\n", 0},
 	{"export", cmd_export, no_opts, 0, 0, 0, 1,
 	 "\n"
 	 "every live record to standard output as JSON Lines\n"
-	 "example: okof export > okof.jsonl\n"},
+	 "example: okof export > okof.jsonl\n", 0},
 	{"gc", cmd_gc, gc_opts, 0, 0, 0, 1,
 	 "[-v]\n"
 	 "remove expired records and abandoned temp files\n"
 	 "  -v, --verbose     print a line for each file removed\n"
-	 "example: okof gc -v\n"},
+	 "example: okof gc -v\n", 0},
 	{"get", cmd_get, get_opts, 1, 1, 0, 1,
 	 "[--default VALUE] KEY\n"
 	 "write the value of KEY to standard output\n"
 	 "  --default VALUE   write VALUE instead, and exit 0, when KEY is\n"
 	 "                    absent or expired (damage still exits 3)\n"
-	 "example: since=$(okof get --default 0 feed.cursor)\n"},
+	 "example: since=$(okof get --default 0 feed.cursor)\n", 0},
 	{"has", cmd_has, no_opts, 1, 1, 0, 1,
 	 "KEY\n"
 	 "exit 0 if KEY is present, 1 if not; print nothing\n"
-	 "example: okof has report.done || make-report\n"},
+	 "example: okof has report.done || make-report\n", 0},
 	{"help", cmd_help, no_opts, 0, 1, 0, 0,
 	 "[COMMAND]\n"
 	 "the usage of COMMAND, or of all commands\n"
-	 "example: okof help put\n"},
+	 "example: okof help put\n", 0},
 	{"import", cmd_import, no_opts, 0, 0, 1, 1,
 	 "\n"
 	 "store every record of JSON Lines read from standard input\n"
-	 "example: okof -d /srv/new import < okof.jsonl\n"},
+	 "example: okof -d /srv/new import < okof.jsonl\n", 0},
 	{"incr", cmd_incr, nosync_opts, 1, 2, 1, 1,
 	 "[--no-sync] KEY [DELTA]\n"
 	 "add DELTA (default 1) to the integer at KEY, print the sum\n"
 	 "  --no-sync         skip the fsyncs: atomic, not durable\n"
-	 "example: okof incr visits -5\n"},
+	 "example: okof incr visits -5\n", 0},
 	{"init", cmd_init, init_opts, 0, 0, 1, 1,
 	 "[--encrypt] [--compress-threshold BYTES]\n"
 	 "create the store now, with these settings\n"
 	 "  --encrypt         seal keys and values with the secret of -k\n"
 	 "  --compress-threshold BYTES\n"
 	 "                    compress chunks larger than BYTES (default 256)\n"
-	 "example: okof -k ~/.config/okof.key init --encrypt\n"},
+	 "example: okof -k ~/.config/okof.key init --encrypt\n", 0},
 	{"keygen", cmd_keygen, no_opts, 1, 1, 0, 0,
 	 "FILE\n"
 	 "write a new random secret key to a new FILE (mode 0600)\n"
-	 "example: okof keygen ~/.config/okof.key\n"},
+	 "example: okof keygen ~/.config/okof.key\n", 0},
 	{"list", cmd_list, list_opts, 0, 1, 0, 1,
 	 "[-0] [-l] [PREFIX]\n"
 	 "the keys that start with PREFIX, sorted bytewise\n"
 	 "  -0, --null        end each key with NUL, not newline\n"
 	 "  -l, --long        size and modification time before each key\n"
-	 "example: okof list -0 tmp. | xargs -0 okof del -f\n"},
+	 "example: okof list -0 tmp. | xargs -0 okof del -f\n", 0},
+	{"lock", cmd_lock, lock_opts, 1, -1, 0, 1,
+	 "[-n | --wait DURATION] [--max-time DURATION] NAME -- COMMAND [ARG...]\n"
+	 "run COMMAND holding the lock NAME; --status NAME: its holder\n"
+	 "  -n, --no-wait     exit 75 at once if NAME is held\n"
+	 "  --wait DURATION   wait at most DURATION for NAME (then exit 75)\n"
+	 "  --max-time DURATION\n"
+	 "                    stop COMMAND (SIGTERM, SIGKILL 10s later) when\n"
+	 "                    it has run DURATION: exit 124\n"
+	 "  --status          print NAME's holder (exit 0) or exit 1 if free\n"
+	 "example: okof lock -n nightly -- /usr/local/bin/nightly-job\n", 1},
 	{"put", cmd_put, put_opts, 1, 2, 1, 1,
 	 "[--if-absent] [--ttl DURATION] [--no-sync] KEY [VALUE]\n"
 	 "store VALUE, or all of standard input, under KEY\n"
 	 "  --if-absent       store only if KEY is absent (else exit 1)\n"
 	 "  --ttl DURATION    KEY expires after 90, 90s, 15m, 2h, 7d...\n"
 	 "  --no-sync         skip the fsyncs: atomic, not durable\n"
-	 "example: curl -fsS \"$URL\" | okof put --ttl 1h weather\n"},
+	 "example: curl -fsS \"$URL\" | okof put --ttl 1h weather\n", 0},
 	{"stat", cmd_stat, stat_opts, 1, 1, 0, 1,
 	 "[--json] KEY\n"
 	 "facts about KEY: size, disk, compressed, encrypted, times\n"
 	 "  --json            one JSON object instead of lines\n"
-	 "example: okof stat --json weather\n"},
+	 "example: okof stat --json weather\n", 0},
 	{"verify", cmd_verify, verify_opts, 0, 0, 0, 1,
 	 "[-q]\n"
 	 "check every record in full; list the bad ones\n"
 	 "  -q, --quiet       no line per record, only the exit status and\n"
 	 "                    the count on standard error\n"
-	 "example: okof verify -q || mail -s 'okof damage' root < /dev/null\n"},
+	 "example: okof verify -q || mail -s 'okof damage' root < /dev/null\n", 0},
 	{"watch", cmd_watch, watch_opts, 0, -1, 0, 1,
 	 "[OPTIONS] KEY... | --prefix PREFIX [-- COMMAND [ARG...]]\n"
 	 "report each change as put KEY or del KEY, or run COMMAND\n"
@@ -931,7 +942,7 @@ static const struct cmd commands[] = {
 	 "  --interval DURATION\n"
 	 "                    the polling period (default 1s; also 500ms)\n"
 	 "  --poll            poll even where the kernel can notify\n"
-	 "example: okof watch --once --timeout 2h report.ready && mail-report\n"},
+	 "example: okof watch --once --timeout 2h report.ready && mail-report\n", 0},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof *commands)
@@ -1163,11 +1174,14 @@ main(int argc, char **argv)
 	if (!(cmd = find_command(argv[i])))
 		return unknown_command(argv[i]);
 
+	/* lock and cache exit 125 for okof's own misuse and failures. */
+	int usage = cmd->runs_command ? EX_RUNFAIL : EX_USAGE;
+	int fail = cmd->runs_command ? EX_RUNFAIL : EX_FAIL;
 	rc = cli_parse(&c, cmd->opts, global_opts, argc - i - 1, argv + i + 1,
 		       0);
 	if (rc != 0) {
 		cli_free(&c);
-		return EX_USAGE;
+		return usage;
 	}
 	if (c.set[O_HELP] || c.set[O_VERSION]) {
 		cli_free(&c);
@@ -1177,7 +1191,7 @@ main(int argc, char **argv)
 		if (prog_dir) {
 			cli_given_twice("--dir");
 			cli_free(&c);
-			return EX_USAGE;
+			return usage;
 		}
 		prog_dir = c.val[O_DIR];
 	}
@@ -1185,19 +1199,20 @@ main(int argc, char **argv)
 		if (prog_keyfile) {
 			cli_given_twice("--key-file");
 			cli_free(&c);
-			return EX_USAGE;
+			return usage;
 		}
 		prog_keyfile = c.val[O_KEYFILE];
 	}
 	if (c.nargs < cmd->min_args ||
 	    (cmd->max_args >= 0 && c.nargs > cmd->max_args)) {
 		cli_free(&c);
-		return usage_error(cmd->name);
+		usage_error(cmd->name);
+		return usage;
 	}
 	if (sodium_init() < 0) {
 		msg("cannot initialise libsodium");
 		cli_free(&c);
-		return EX_FAIL;
+		return fail;
 	}
 	if (cmd->writes) {
 		/* An interrupted write removes its temp file on the way out. */
@@ -1211,7 +1226,9 @@ main(int argc, char **argv)
 	rc = cmd->store ? load_secret() : 0;
 	if (rc == 0 && cmd->store)
 		rc = locate_store(&c);
-	if (rc == 0)
+	if (rc != 0)
+		rc = fail;
+	else
 		rc = cmd->run(&c);
 	sodium_free(cli_secret); /* wipes */
 	cli_secret = NULL;

@@ -73,6 +73,8 @@ okof_strerror(int rc)
 		       "guarantees there";
 	case OKOF_EKEYFILE:
 		return "bad key file";
+	case OKOF_EBUSY:
+		return "lock is held by another process";
 	default:
 		/* INT_MIN has no negation: it is no errno either. */
 		return rc < 0 && rc != INT_MIN ? strerror(-rc) : "unknown error";
