@@ -832,9 +832,8 @@ static const struct cmd commands[] = {
 	 "a consistent copy of the store as a new store at DEST\n"
 	 "example: okof backup /mnt/usb/okof-$(date +%F)\n", 0},
 	{"cache", cmd_cache, cache_opts, 1, -1, 0, 1,
-	 "[--ttl DURATION] [-n | --wait DURATION] [--max-time DURATION] "
-	 "KEY -- COMMAND [ARG...]\n"
-	 "print KEY's live value, or run COMMAND once and store its output\n"
+	 "[OPTIONS] KEY -- COMMAND [ARG...]\n"
+	 "print KEY's live value, or run COMMAND and store its output\n"
 	 "  --ttl DURATION    the stored output expires after DURATION\n"
 	 "  -n, --no-wait     exit 75 at once if another caller is running\n"
 	 "                    COMMAND for KEY\n"
@@ -903,8 +902,8 @@ static const struct cmd commands[] = {
 	 "  -l, --long        size and modification time before each key\n"
 	 "example: okof list -0 tmp. | xargs -0 okof del -f\n", 0},
 	{"lock", cmd_lock, lock_opts, 1, -1, 0, 1,
-	 "[-n | --wait DURATION] [--max-time DURATION] NAME -- COMMAND [ARG...]\n"
-	 "run COMMAND holding the lock NAME; --status NAME: its holder\n"
+	 "[OPTIONS] NAME -- COMMAND [ARG...] | --status NAME\n"
+	 "run COMMAND holding the lock NAME, or print its holder\n"
 	 "  -n, --no-wait     exit 75 at once if NAME is held\n"
 	 "  --wait DURATION   wait at most DURATION for NAME (then exit 75)\n"
 	 "  --max-time DURATION\n"
