@@ -181,7 +181,7 @@ $(BUILD)/check_%.o: tests/check_%.c tests/*.h src/lib/*.h src/okof.h \
 
 TEST_OBJ = $(BUILD)/check_main.o $(BUILD)/check_codec.o \
 	$(BUILD)/check_record.o $(BUILD)/check_store.o $(BUILD)/check_api.o \
-	$(BUILD)/check_watch.o
+	$(BUILD)/check_watch.o $(BUILD)/check_lock.o
 
 $(BUILD)/check_okof: $(TEST_OBJ) $(BUILD)/libokof.a
 	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(EXTRA_LDFLAGS) -o $@ $(TEST_OBJ) \

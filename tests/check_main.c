@@ -70,6 +70,7 @@ main(void)
 	srunner_add_suite(sr, store_suite());
 	srunner_add_suite(sr, api_suite());
 	srunner_add_suite(sr, watch_suite());
+	srunner_add_suite(sr, lock_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

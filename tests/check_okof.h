@@ -10,6 +10,7 @@ Suite *record_suite(void);
 Suite *store_suite(void);
 Suite *api_suite(void);
 Suite *watch_suite(void);
+Suite *lock_suite(void);
 
 /* Fills buf with n bytes: compressible text if text, else random. */
 void fill_data(unsigned char *buf, size_t n, int text, unsigned seed);

@@ -280,9 +280,13 @@ okof_lock_acquire(okof_store *s, const char *name, size_t nlen, int flags,
 	if (gethostname(h.host, SLOT_HOST_MAX) != 0)
 		h.host[0] = '\0';
 	h.host[SLOT_HOST_MAX] = '\0';
-	if (note && !s->keys)
-		copy_note(h.note, SLOT_SIZE - SLOT_TEXT - strlen(h.host),
+	if (note && !s->keys) {
+		/* What the slot has room for after the host, and the
+		 * holder struct with its NUL. */
+		size_t room = SLOT_SIZE - SLOT_TEXT - strlen(h.host) + 1;
+		copy_note(h.note, room < sizeof h.note ? room : sizeof h.note,
 			  note);
+	}
 	slot_encode(slot, &h);
 	const char *what = "cannot write lock file";
 	rc = io_pwrite_all(fd, slot, sizeof slot, (off_t)older * SLOT_SIZE);
