@@ -133,6 +133,13 @@ slots_read(int fd, struct okof_lock_holder *h, int *older)
 	int ok[2], torn = 0;
 	ssize_t n;
 
+	/* What another machine wrote may be newer than our page cache
+	 * (FUSE keeps it across opens: on GlusterFS two mounts handed out
+	 * one token twice without this): drop it, so that the read goes to
+	 * the server.  Advice only: where it fails or is not needed
+	 * (a local filesystem, NFS, which revalidates on locking) the read
+	 * is right anyway. */
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
 	n = pread(fd, buf, sizeof buf, 0);
 	if (n < 0)
 		return -errno;

@@ -10,6 +10,10 @@
  *   floor incr DIR NAME COUNT       COUNT times: flock DIR, read NAME,
  *                                   add 1, write temp, fsync, rename,
  *                                   fsync DIR, unlock
+ *   floor lock FILE PROG [ARG...]   open FILE, lock it (flock), read and
+ *                                   write a 512-byte token slot, fsync,
+ *                                   fork, exec PROG, wait: okof lock's
+ *                                   least
  *   floor list DIR                  open, read and close every file one
  *                                   level down (what list must do when
  *                                   keys live inside their files)
@@ -21,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char buf[1 << 17];
@@ -86,6 +91,27 @@ main(int argc, char **argv)
 		while ((n = read(fd, buf, sizeof buf)) > 0)
 			write_all(1, buf, (size_t)n);
 		return n < 0 ? 3 : 0;
+	}
+	if (argc >= 4 && strcmp(argv[1], "lock") == 0) {
+		int fd = open(argv[2], O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0)
+			die("lock");
+		if (pread(fd, buf, 1024, 0) < 0)
+			die("pread");
+		buf[0]++;
+		if (pwrite(fd, buf, 512, 0) != 512 || fsync(fd) != 0)
+			die("pwrite");
+		pid_t pid = fork();
+		if (pid < 0)
+			die("fork");
+		if (pid == 0) {
+			execvp(argv[3], argv + 3);
+			_exit(127);
+		}
+		int st;
+		if (waitpid(pid, &st, 0) < 0)
+			die("waitpid");
+		return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
 	}
 	if (argc == 3 && strcmp(argv[1], "list") == 0) {
 		DIR *top = opendir(argv[2]);
@@ -156,6 +182,7 @@ main(int argc, char **argv)
 		}
 	}
 	fputs("usage: floor true | read FILE | write DIR NAME VALUE [-n] | "
+	      "lock FILE PROG [ARG...] | "
 	      "stream DIR NAME [-n] | incr DIR NAME COUNT | list DIR\n",
 	      stderr);
 	return 2;

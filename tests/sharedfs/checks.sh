@@ -143,16 +143,8 @@ lock_loop() {
 check_lock() {
 	local name="lock across mounts" rc a b overlaps tokens
 	local ran_a busy_a other_a ran_b busy_b other_b
-	"$OKOF" help lock >/dev/null 2>&1
-	rc=$?
-	if [ "$rc" = 2 ]; then
-		# Until okof lock lands (issue 14) this says so on every run;
-		# SHAREDFS_NEED_LOCK=1 makes it a failure.
-		if [ "${SHAREDFS_NEED_LOCK:-0}" = 1 ]; then
-			fail "$name" "okof has no lock command"
-		else
-			echo "skip - $name: okof has no lock command yet (issue 14)"
-		fi
+	if ! "$OKOF" help lock >/dev/null 2>&1; then
+		fail "$name" "okof has no lock command"
 		return
 	fi
 	: >"$W/lock.log.A"; : >"$W/lock.log.B"; : >"$W/lock.overlap"; : >"$W/lock.err"
