@@ -120,7 +120,7 @@ _okof_opts() {
 	gc) REPLY='-v --verbose' ;;
 	init) REPLY='--encrypt --compress-threshold' ;;
 	lock) REPLY='-n --no-wait --wait --max-time --status' ;;
-	cache) REPLY='--ttl' ;;
+	cache) REPLY='--ttl -n --no-wait --wait --max-time' ;;
 	watch) REPLY='--prefix -0 --once --timeout --initial --interval' ;;
 	*) REPLY= ;;
 	esac

@@ -130,7 +130,7 @@ function __okof_complete
             case lock
                 set o -n --no-wait --wait --max-time --status --
             case cache
-                set o --ttl --
+                set o --ttl -n --no-wait --wait --max-time --
             case watch
                 set o --prefix -0 --once --timeout --initial --interval --
         end
