@@ -204,7 +204,7 @@ check: $(BIN) $(TESTS) $(BUILD)/maxrss check-man
 	CC="$(CC) $(EXTRA_CFLAGS) $(EXTRA_LDFLAGS)" LIB=$(BUILD)/libokof.a \
 		OKOF=./$(BIN) bash tests/examples.sh
 	OKOF=./$(BIN) bash tests/watch.sh
-	OKOF=./$(BIN) bash tests/lock.sh
+	OKOF=./$(BIN) MAXRSS=$(BUILD)/maxrss bash tests/lock.sh
 	@sh .ci/deps tmux zsh fish bash-completion
 	OKOF=./$(BIN) bash tests/completion.sh
 
