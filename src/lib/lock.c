@@ -42,6 +42,9 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#ifdef __linux__
+#include <sys/statfs.h>
+#endif
 #include <time.h>
 #include <unistd.h>
 
@@ -120,6 +123,44 @@ slot_encode(unsigned char *p, const struct okof_lock_holder *h)
 	st32(p + 8, crc32c(0, p + 12, SLOT_SIZE - 12));
 }
 
+#ifdef POSIX_FADV_DONTNEED
+/*
+ * Is what the page cache holds of the lock file always what is on disk?
+ * On a local filesystem yes; on a shared one another machine may have
+ * written since, and FUSE keeps the cache across opens (two GlusterFS
+ * mounts handed out one token twice).  There the cache is dropped
+ * before the slots are read, so that the read goes to the server; NFS
+ * revalidates on locking anyway.  On a local filesystem dropping it
+ * would cost a disk read, so those are told apart by their magic.
+ */
+static int
+cache_is_truth(int fd)
+{
+#ifdef __linux__
+	static const unsigned long local[] = {
+		0xEF53,	    /* ext2/3/4 */
+		0x58465342, /* xfs */
+		0x9123683E, /* btrfs */
+		0x01021994, /* tmpfs */
+		0xF2F52010, /* f2fs */
+		0x2FC12FC1, /* zfs */
+		0xCA451A4E, /* bcachefs */
+	};
+	struct statfs sf;
+
+	if (fstatfs(fd, &sf) != 0)
+		return 0;
+	for (size_t i = 0; i < sizeof local / sizeof *local; i++)
+		if ((unsigned long)sf.f_type == local[i])
+			return 1;
+	return 0;
+#else
+	(void)fd;
+	return 0;
+#endif
+}
+#endif
+
 /*
  * Reads both slots of the lock file fd: the newest valid one into *h
  * (zeroes when there is none) and in *older the index of the slot to
@@ -133,13 +174,10 @@ slots_read(int fd, struct okof_lock_holder *h, int *older)
 	int ok[2], torn = 0;
 	ssize_t n;
 
-	/* What another machine wrote may be newer than our page cache
-	 * (FUSE keeps it across opens: on GlusterFS two mounts handed out
-	 * one token twice without this): drop it, so that the read goes to
-	 * the server.  Advice only: where it fails or is not needed
-	 * (a local filesystem, NFS, which revalidates on locking) the read
-	 * is right anyway. */
-	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+#ifdef POSIX_FADV_DONTNEED
+	if (!cache_is_truth(fd))
+		(void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED); /* advice */
+#endif
 	n = pread(fd, buf, sizeof buf, 0);
 	if (n < 0)
 		return -errno;
