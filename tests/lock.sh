@@ -294,6 +294,10 @@ t_usage() {
 	done
 	code=$(rc "$OKOF" lock "" -- true)
 	[ "$code" = 125 ] || { echo "# empty name: exit $code"; bad=1; }
+	code=$(rc "$OKOF" lock "$(head -c 4097 /dev/zero | tr '\0' n)" -- touch "$T/ran.long")
+	[ "$code" = 125 ] && [ ! -e "$T/ran.long" ] || { echo "# 4097-byte name: exit $code"; bad=1; }
+	code=$(rc "$OKOF" lock "$(head -c 4096 /dev/zero | tr '\0' n)" -- true)
+	[ "$code" = 0 ] || { echo "# 4096-byte name: exit $code"; bad=1; }
 	[ $bad = 0 ]
 }
 check "misuse of lock exits 125 (no --, no COMMAND, bad options, bad name)" t_usage
