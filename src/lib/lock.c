@@ -174,20 +174,20 @@ slots_read(int fd, struct okof_lock_holder *h, int *older)
 	int ok[2], torn = 0;
 	ssize_t n;
 
+	memset(h, 0, sizeof *h);
+	*older = 0;
 #ifdef POSIX_FADV_DONTNEED
 	if (!cache_is_truth(fd))
 		(void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED); /* advice */
 #endif
 	n = pread(fd, buf, sizeof buf, 0);
 	if (n < 0)
-		return -errno;
+		return errno ? -errno : -EIO;
 	for (int i = 0; i < 2; i++) {
 		ok[i] = slot_decode(buf + i * SLOT_SIZE, &v[i]);
 		torn += ok[i] < 0;
 	}
-	memset(h, 0, sizeof *h);
 	if (ok[0] <= 0 && ok[1] <= 0) {
-		*older = 0;
 		/* One torn slot and no other: the very first write was cut,
 		 * no token was handed out.  Two: damage. */
 		return torn == 2 ? OKOF_ECORRUPT : 0;
@@ -335,13 +335,15 @@ okof_lock_acquire(okof_store *s, const char *name, size_t nlen, int flags,
 	slot_encode(slot, &h);
 	const char *what = "cannot write lock file";
 	rc = io_pwrite_all(fd, slot, sizeof slot, (off_t)older * SLOT_SIZE);
-	if (rc == 0 && (rc = io_fsync(fd)) < 0)
+	if (rc == 0 && (rc = io_fsync(fd)) != 0)
 		what = "cannot fsync lock file";
-	if (rc == 0 && !(l = malloc(sizeof *l)))
+	if (rc == 0 && !(l = malloc(sizeof *l))) {
 		rc = -ENOMEM;
-	if (rc < 0) {
+		what = "";
+	}
+	if (rc != 0 || !l) {
 		close(fd);
-		return store_fail(s, rc, LOCKS_DIR, file, what);
+		return store_fail(s, rc < 0 ? rc : -EIO, LOCKS_DIR, file, what);
 	}
 	l->fd = fd;
 	l->token = token;
