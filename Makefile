@@ -217,7 +217,7 @@ check-completion: $(BIN)
 # every quote balanced.
 check-man:
 	@sh .ci/deps mandoc groff
-	bash tests/man.sh man/okof.1 man/okof.5
+	bash tests/man.sh man/okof.1 man/okof.3 man/okof.5
 
 # Slow: values beyond 4 GiB, kill loops.  Run by .ci/run.
 check-big: $(BIN) $(BUILD)/maxrss
