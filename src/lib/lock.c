@@ -45,7 +45,6 @@
 #ifdef __linux__
 #include <sys/statfs.h>
 #endif
-#include <time.h>
 #include <unistd.h>
 
 #include "crc32c.h"
@@ -198,14 +197,15 @@ slots_read(int fd, struct okof_lock_holder *h, int *older)
 	return 0;
 }
 
-/* Try to take the lock of fd once, without waiting: 0, -EWOULDBLOCK or
- * -errno. */
+/* The exclusive lock of fd, once, waiting or not (a lock_try_fn; op is
+ * always LOCK_EX here): 0, -EWOULDBLOCK or -errno. */
 static int
-lock_try(int fd, int wait)
+lock_try(int fd, int op, int wait)
 {
 #ifdef F_OFD_SETLK
 	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
 
+	(void)op;
 	while (fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl) != 0) {
 		if (errno == EINTR)
 			continue;
@@ -214,49 +214,13 @@ lock_try(int fd, int wait)
 	}
 	return 0;
 #else
-	while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
+	while (flock(fd, op | (wait ? 0 : LOCK_NB)) != 0) {
 		if (errno == EINTR)
 			continue;
-		return -errno;
+		return errno == EWOULDBLOCK ? -EWOULDBLOCK : -errno;
 	}
 	return 0;
 #endif
-}
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Takes the lock of fd, waiting at most timeout_ms (-1: for ever). */
-static int
-lock_wait(int fd, int64_t timeout_ms)
-{
-	if (timeout_ms < 0)
-		return lock_try(fd, 1);
-	/* No lock call has a timeout, and a library may not use SIGALRM
-	 * behind its caller's back: try, then nap a little longer each
-	 * time, up to 50 ms. */
-	int64_t end = mono_ms() + timeout_ms;
-	long nap_ms = 1;
-	for (;;) {
-		int rc = lock_try(fd, 0);
-		if (rc != -EWOULDBLOCK)
-			return rc;
-		int64_t left = end - mono_ms();
-		if (left <= 0)
-			return -EWOULDBLOCK;
-		if (nap_ms > left)
-			nap_ms = (long)left;
-		struct timespec ts = {nap_ms / 1000, nap_ms % 1000 * 1000000};
-		nanosleep(&ts, NULL);
-		if (nap_ms < 50)
-			nap_ms *= 2;
-	}
 }
 
 static int
@@ -299,7 +263,7 @@ okof_lock_acquire(okof_store *s, const char *name, size_t nlen, int flags,
 	lock_name(s, name, nlen, flags, file);
 	if ((fd = lock_open(s, file, NULL)) < 0)
 		return fd;
-	rc = lock_wait(fd, timeout_ms);
+	rc = lock_poll(lock_try, fd, LOCK_EX, timeout_ms);
 	if (rc == -EWOULDBLOCK) {
 		close(fd);
 		return store_fail(s, OKOF_EBUSY, LOCKS_DIR, file, "");

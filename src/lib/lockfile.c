@@ -88,19 +88,19 @@ mono_ms(void)
 }
 
 int
-lock_take(int fd, int op, int64_t timeout_ms)
+lock_poll(lock_try_fn try_lock, int fd, int op, int64_t timeout_ms)
 {
 	if (timeout_ms < 0)
-		return io_flock(fd, op);
-	/* flock has no timeout, and a library may not use SIGALRM behind
-	 * its caller's back: try, then sleep a little longer each time. */
+		return try_lock(fd, op, 1);
+	/* No lock call has a timeout, and a library may not use SIGALRM
+	 * behind its caller's back: try, then nap a little longer each
+	 * time, up to 50 ms. */
 	int64_t end = mono_ms() + timeout_ms;
 	long nap_ms = 1;
 	for (;;) {
-		if (flock(fd, op | LOCK_NB) == 0)
-			return 0;
-		if (errno != EWOULDBLOCK && errno != EINTR)
-			return -errno;
+		int rc = try_lock(fd, op, 0);
+		if (rc != -EWOULDBLOCK)
+			return rc;
 		int64_t left = end - mono_ms();
 		if (left <= 0)
 			return -EWOULDBLOCK;
@@ -111,6 +111,22 @@ lock_take(int fd, int op, int64_t timeout_ms)
 		if (nap_ms < 50)
 			nap_ms *= 2;
 	}
+}
+
+/* flock(fd, op), waiting or not: 0, -EWOULDBLOCK or -errno. */
+static int
+flock_try(int fd, int op, int wait)
+{
+	while (flock(fd, op | (wait ? 0 : LOCK_NB)) != 0)
+		if (errno != EINTR)
+			return errno == EWOULDBLOCK ? -EWOULDBLOCK : -errno;
+	return 0;
+}
+
+int
+lock_take(int fd, int op, int64_t timeout_ms)
+{
+	return lock_poll(flock_try, fd, op, timeout_ms);
 }
 
 int

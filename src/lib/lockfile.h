@@ -41,6 +41,19 @@
 int lock_open(okof_store *s, const char *name, int *created);
 
 /*
+ * Takes a lock of fd in mode op (LOCK_SH or LOCK_EX) once, waiting for
+ * it (wait set) or not: 0, -EWOULDBLOCK (held by another) or -errno.
+ */
+typedef int (*lock_try_fn)(int fd, int op, int wait);
+
+/*
+ * try_lock(fd, op, ...) until it succeeds or timeout_ms has passed (-1:
+ * wait as long as it takes; 0: one try).  0, -EWOULDBLOCK when the time
+ * ran out, or -errno.
+ */
+int lock_poll(lock_try_fn try_lock, int fd, int op, int64_t timeout_ms);
+
+/*
  * flock(fd, op) (op LOCK_SH or LOCK_EX), waiting at most timeout_ms
  * (-1: as long as it takes; 0: not at all).  0, -EWOULDBLOCK when the
  * time ran out, or -errno.
