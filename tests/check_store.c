@@ -13,6 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "check_okof.h"
 #include "store.h"
 
@@ -99,6 +101,20 @@ START_TEST(placement)
 		snprintf(path, sizeof path, "%s/%s", dir, nm.bucket);
 		ck_assert_int_eq(stat(path, &st), 0);
 		ck_assert_int_eq(st.st_mode & 07777, 0700);
+	}
+	/* The name is the lowercase hex of the keyed hash (okof(5)): what
+	 * stores written by any version hold. */
+	for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+		unsigned char h[HASH_BYTES];
+		char hex[2 * HASH_BYTES + 1];
+		struct rec_name nm;
+		const char *k = keys[i];
+		crypto_generichash(h, sizeof h, (const unsigned char *)k,
+				   strlen(k), s->salt, sizeof s->salt);
+		sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+		store_name(s, k, strlen(k), &nm);
+		snprintf(path, sizeof path, "%s%s", nm.bucket, nm.file);
+		ck_assert_str_eq(path, hex);
 	}
 	/* Nothing escaped: the paths the keys spell do not exist. */
 	snprintf(path, sizeof path, "%s/../x", dir);
