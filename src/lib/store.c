@@ -162,8 +162,9 @@ store_name(const okof_store *s, const char *key, size_t klen,
 	crypto_generichash(h, sizeof h, (const unsigned char *)key, klen,
 			   s->keys ? s->keys->name : s->salt, 32);
 	/* Not sodium_bin2hex(): the name is no secret (it is on disk for
-	 * anyone who may list the store), and its constant-time loop costs
-	 * a read of a small record some 1% (tests/bench/libbench.c). */
+	 * anyone who may list the store; the 16 digits share one cache
+	 * line for anyone who may not), and its constant-time loop costs a
+	 * read of a small record some 1% (tests/bench/libbench.c). */
 	for (size_t i = 0; i < sizeof h; i++) {
 		hex[2 * i] = digits[h[i] >> 4];
 		hex[2 * i + 1] = digits[h[i] & 0xf];
