@@ -17,11 +17,10 @@
 
 #include "cli.h"
 
-const char *prog_dir;	/* from -d, for every command */
-const char *prog_keyfile; /* from -k */
-unsigned char *cli_secret;	/* sodium_malloc'd; wiped at exit */
+const char *prog_dir;	   /* from -d, for every command */
+const char *prog_keyfile;  /* from -k */
+unsigned char *cli_secret; /* sodium_malloc'd; wiped at exit */
 int cli_stdout_closed;
-
 
 void
 msg(const char *fmt, ...)
@@ -125,7 +124,8 @@ load_secret(void)
 	return EX_FAIL;
 }
 
-/* Where the store is: -d, $OKOF_DIR, $XDG_DATA_HOME/okof, ~/.local/share/okof. */
+/* Where the store is: -d, $OKOF_DIR, $XDG_DATA_HOME/okof,
+ * ~/.local/share/okof. */
 int
 locate_store(struct cli *c)
 {
@@ -265,7 +265,6 @@ out_write(const void *p, size_t n)
 	}
 	return 0;
 }
-
 
 void
 iso_time(char *buf, size_t n, int64_t secs)

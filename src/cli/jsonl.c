@@ -179,7 +179,8 @@ jsonl_parse(const char *line, size_t len, struct jsonl_rec *out,
 				why = "has both key and key_base64";
 				break;
 			}
-			if (take_bytes(v, b64, &out->key, &out->klen, &why) != 0)
+			if (take_bytes(v, b64, &out->key, &out->klen, &why) !=
+			    0)
 				break;
 		} else if (strcmp(name, "value") == 0 ||
 			   (b64 = (strcmp(name, "value_base64") == 0))) {

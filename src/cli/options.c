@@ -24,7 +24,8 @@ static const struct cli_opt *
 find_long(const struct cli_opt *t, const char *name, size_t n)
 {
 	for (; t && t->id; t++)
-		if (t->lng && strlen(t->lng) == n && memcmp(t->lng, name, n) == 0)
+		if (t->lng && strlen(t->lng) == n &&
+		    memcmp(t->lng, name, n) == 0)
 			return t;
 	return NULL;
 }

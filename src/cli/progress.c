@@ -48,10 +48,11 @@ progress_tick(struct progress *p, uint64_t n, uint64_t bytes)
 	p->last = t;
 	p->drawn = 1;
 	double el = t - p->start;
-	fprintf(stderr, "\r\033[Kokof: %s: %" PRIu64 " records, %.1f MiB, %.0f/s, "
+	fprintf(stderr,
+		"\r\033[Kokof: %s: %" PRIu64 " records, %.1f MiB, %.0f/s, "
 		"%.1f s",
-		p->label, p->n, (double)p->bytes / 1048576.0,
-		(double)p->n / el, el);
+		p->label, p->n, (double)p->bytes / 1048576.0, (double)p->n / el,
+		el);
 	fflush(stderr);
 }
 

@@ -234,7 +234,7 @@ cmd_watch(struct cli *c)
 		/* Without --prefix, n is nkeys: operands, so args is set
 		 * (said for clang's analyser). */
 		keys[i] = c->set[O_PREFIX] || !c->args ? c->val[O_PREFIX]
-						      : c->args[i];
+						       : c->args[i];
 		if (!keys[i])
 			goto out;
 		klens[i] = strlen(keys[i]);

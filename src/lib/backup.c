@@ -168,7 +168,7 @@ copy_meta(okof_store *s, int dst)
 	if (out < 0)
 		return out;
 	rc = tmp_publish(dst, out, lockfd, tmp, META_NAME, 1, 0,
-			       io_write_all(out, m, META_SIZE));
+			 io_write_all(out, m, META_SIZE));
 	if (rc == 0)
 		rc = io_fsync(dst);
 	return rc;

@@ -96,7 +96,8 @@ visit_tmp(struct walk_ctx *w, int bfd, const char *bucket, const char *name)
 
 	if (rc < 0)
 		return rc == -ENOENT ? 0 : rc; /* finished meanwhile */
-	if (rc == 0 && strlen(name) > TMP_NAME_LEN && name[TMP_NAME_LEN] == '-') {
+	if (rc == 0 && strlen(name) > TMP_NAME_LEN &&
+	    name[TMP_NAME_LEN] == '-') {
 		/* Staged by an import: owned while the import's lock file
 		 * ".tmp-NAME" in the top directory is locked. */
 		char parent[TMP_NAME_LEN + 1];
@@ -122,7 +123,8 @@ visit_tmp(struct walk_ctx *w, int bfd, const char *bucket, const char *name)
 		if (rc == -ENOENT)
 			return 0;
 		if (rc < 0)
-			return store_fail(w->s, rc, bucket, name, "cannot remove");
+			return store_fail(w->s, rc, bucket, name,
+					  "cannot remove");
 		mark_dirty(w, bucket);
 		return emit(w, OKOF_ITEM_REMOVED, bucket, name, NULL, NULL,
 			    bytes);

@@ -146,8 +146,8 @@ okof_import_add(okof_import *im, const char *key, size_t klen,
 	rc = set_mode(im, fd);
 	if (rc == 0)
 		rc = (im->w_started ? recw_again : recw_init)(
-			w, fd, key, klen, s->settings.compress_threshold, expires,
-			store_crypto(s, &nm, &cr));
+			w, fd, key, klen, s->settings.compress_threshold,
+			expires, store_crypto(s, &nm, &cr));
 	im->w_started |= rc == 0;
 	if (rc == 0) {
 		rc = recw_write(w, val, vlen);

@@ -128,11 +128,11 @@ io_close(int fd)
 	return 0;
 }
 
-#define RETRY(call)                                                           \
-	do {                                                                  \
-		while ((call) < 0)                                            \
-			if (errno != EINTR)                                   \
-				return -errno;                                \
+#define RETRY(call) \
+	do { \
+		while ((call) < 0) \
+			if (errno != EINTR) \
+				return -errno; \
 	} while (0)
 
 int

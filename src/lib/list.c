@@ -211,7 +211,8 @@ okof_list(okof_store *s, const char *prefix, size_t plen,
 	if (c[0].rc == 0 && c[0].records >= LIST_PARALLEL_MIN &&
 	    pthread_mutex_init(&sh.mu, NULL) == 0) {
 		for (int want = online_cpus(); nt < want; nt++)
-			if (pthread_create(&tid[nt], NULL, list_run, &c[nt]) != 0)
+			if (pthread_create(&tid[nt], NULL, list_run, &c[nt]) !=
+			    0)
 				break;
 		list_run(&c[0]);
 		for (int i = 1; i < nt; i++)
@@ -220,7 +221,7 @@ okof_list(okof_store *s, const char *prefix, size_t plen,
 	} else if (c[0].rc == 0) {
 		for (int b = 1; b < 256 && c[0].rc == 0; b++)
 			c[0].rc = store_walk_bucket(s, &c[0].err, b, list_one,
-						  &c[0]);
+						    &c[0]);
 	}
 	for (int i = 0; i < nt; i++) {
 		/* The store's error context: the first failure, else the

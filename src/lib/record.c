@@ -63,7 +63,7 @@ fixed_encode(const struct rec_header *h, unsigned char *out)
  */
 uint32_t
 rec_chunk_crc(uint32_t seed, uint64_t index, const unsigned char *ch,
-	  const void *data, size_t len)
+	      const void *data, size_t len)
 {
 	unsigned char idx[8];
 
@@ -85,7 +85,7 @@ chunks_for(uint64_t value_len, uint32_t chunk_size)
  */
 void
 rec_start_ad(const struct rec_header *h, const struct rec_crypto *cr,
-	 unsigned char *ad)
+	     unsigned char *ad)
 {
 	struct rec_header known = {
 		.version = h->version,
@@ -136,9 +136,10 @@ rec_unseal_key(const struct rec_header *h, const struct rec_crypto *cr,
 		    st, out, &mlen, &tag, h->key, h->key_len, ad, adlen) != 0)
 		return OKOF_ECORRUPT;
 	/* An empty value ends the stream with the key. */
-	if (tag != (h->nchunks == 0
-			    ? crypto_secretstream_xchacha20poly1305_TAG_FINAL
-			    : crypto_secretstream_xchacha20poly1305_TAG_MESSAGE))
+	if (tag !=
+	    (h->nchunks == 0
+		     ? crypto_secretstream_xchacha20poly1305_TAG_FINAL
+		     : crypto_secretstream_xchacha20poly1305_TAG_MESSAGE))
 		return OKOF_ECORRUPT;
 	return 0;
 }
@@ -197,7 +198,8 @@ rec_header_decode(const unsigned char *buf, size_t avail,
 		return -1;
 	}
 	if ((h->flags & REC_F_ENCRYPTED) &&
-	    (h->key_len <= REC_ABYTES || h->key_len > OKOF_KEY_MAX + REC_ABYTES)) {
+	    (h->key_len <= REC_ABYTES ||
+	     h->key_len > OKOF_KEY_MAX + REC_ABYTES)) {
 		*detail = "bad key";
 		return -1;
 	}
@@ -220,4 +222,3 @@ rec_header_decode(const unsigned char *buf, size_t avail,
 	}
 	return (ssize_t)hlen;
 }
-

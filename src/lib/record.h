@@ -75,8 +75,8 @@ rec_header_len(size_t key_len)
 /*
  * Decodes and checks a header from buf/avail.  Returns the header's
  * length, 0 if avail is too short (when avail >= REC_FIXED, h->key_len
- * is set: read rec_header_len(h->key_len) bytes), or -1 with *detail set when it is not
- * a valid header.  h->key points into buf.
+ * is set: read rec_header_len(h->key_len) bytes), or -1 with *detail set when
+ * it is not a valid header.  h->key points into buf.
  */
 ssize_t rec_header_decode(const unsigned char *buf, size_t avail,
 			  struct rec_header *h, const char **detail,
@@ -117,7 +117,7 @@ struct rec_writer {
 	size_t raw_len, raw_cap;	/* raw_cap < a chunk until more comes */
 	unsigned char *cbuf;	/* compression scratch */
 	size_t cbuf_cap;	/* ebuf holds cbuf_cap + REC_ABYTES */
-	unsigned char *out;	/* pending output; the header slot comes first */
+	unsigned char *out;	/* pending output; the header slot first */
 	size_t out_len;
 	size_t out_cap;
 	int flushed;		/* some output already went to fd */

@@ -97,7 +97,7 @@ recr_open(struct rec_reader *r, int fd, uint64_t file_size, int no_crc,
 	/* Buffers no larger than this record can need: a chunk holds at
 	 * most value_len bytes, and a sealed chunk fits in the file. */
 	r->raw_cap = r->h.value_len < r->h.chunk_size ? (size_t)r->h.value_len
-						       : r->h.chunk_size;
+						      : r->h.chunk_size;
 	r->bound = r->h.chunk_size;
 	if (cr || (r->h.flags & REC_F_COMPRESSED) || file_size > r->cap)
 		r->bound = codec_bound(r->h.chunk_size);
@@ -171,8 +171,8 @@ recr_next(struct rec_reader *r, const void **p, size_t *n)
 		return rc < 0 ? rc : corrupt(r, "truncated record");
 	ch = r->buf + r->pos;
 	const unsigned char *data = ch + REC_CHUNK_HDR;
-	if (!r->no_crc &&
-	    rec_chunk_crc(r->seed, r->next_chunk, ch, data, slen) != ld32(ch + 12))
+	if (!r->no_crc && rec_chunk_crc(r->seed, r->next_chunk, ch, data,
+					slen) != ld32(ch + 12))
 		return corrupt(r, "chunk checksum mismatch");
 	r->pos += REC_CHUNK_HDR + slen;
 	r->consumed += REC_CHUNK_HDR + slen;
@@ -194,8 +194,9 @@ recr_next(struct rec_reader *r, const void **p, size_t *n)
 			    &r->ss, r->dbuf, &mlen, &tag, data, slen, ad,
 			    adlen) != 0)
 			return corrupt(r, "authentication failed (chunk)");
-		if (tag != (last ? crypto_secretstream_xchacha20poly1305_TAG_FINAL
-				 : crypto_secretstream_xchacha20poly1305_TAG_MESSAGE))
+		if (tag !=
+		    (last ? crypto_secretstream_xchacha20poly1305_TAG_FINAL
+			  : crypto_secretstream_xchacha20poly1305_TAG_MESSAGE))
 			return corrupt(r, "authentication failed (stream end)");
 		data = r->dbuf;
 		slen -= REC_ABYTES;

@@ -78,9 +78,9 @@ writer_fit(struct rec_writer *w, size_t cap)
 
 	if (cb < w->key_plain_len)
 		cb = w->key_plain_len;
-	out_cap = w->hlen +
-		  (cap < OKOF_CHUNK_SIZE ? REC_CHUNK_HDR + cb + REC_ABYTES
-					 : OUT_CAP);
+	out_cap = w->hlen + (cap < OKOF_CHUNK_SIZE
+				     ? REC_CHUNK_HDR + cb + REC_ABYTES
+				     : OUT_CAP);
 	if (w->raw_cap < cap) {
 		if (regrow(&w->raw, w->raw_cap, cap, w->raw_len, wipe) < 0)
 			return -ENOMEM;
@@ -470,7 +470,8 @@ recw_copy_fd(struct rec_writer *w, int in, int *in_failed)
 			unsigned char *t = w->raw;
 			w->raw = w->ahead[i];
 			w->ahead[i] = t;
-			w->raw_len = left < OKOF_CHUNK_SIZE ? left : OKOF_CHUNK_SIZE;
+			w->raw_len =
+				left < OKOF_CHUNK_SIZE ? left : OKOF_CHUNK_SIZE;
 			left -= w->raw_len;
 		}
 	}
@@ -539,4 +540,3 @@ recw_free(struct rec_writer *w)
 	w->keycopy = w->ebuf = NULL;
 	w->out_alloc = w->key_alloc = w->raw_cap = w->cbuf_cap = 0;
 }
-

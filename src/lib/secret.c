@@ -49,8 +49,8 @@ okof_keygen(const char *path)
 		return rc;
 	rc = io_mkdir_parents(dir);
 	if (rc == 0)
-		rc = dfd = io_openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-				0);
+		rc = dfd = io_openat(AT_FDCWD, dir,
+				     O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (rc < 0)
 		goto out;
 	k = sodium_malloc(OKOF_SECRET_BYTES);

@@ -84,8 +84,8 @@ tmp_create(int bfd, char name[TMP_NAME_LEN + 1], int *lockfd)
 }
 
 int
-tmp_publish(int dirfd, int fd, int lockfd, const char *tmp,
-		  const char *name, int link, int no_sync, int rc)
+tmp_publish(int dirfd, int fd, int lockfd, const char *tmp, const char *name,
+	    int link, int no_sync, int rc)
 {
 	if (rc == 0 && !no_sync)
 		rc = io_fsync(fd);
@@ -100,4 +100,3 @@ tmp_publish(int dirfd, int fd, int lockfd, const char *tmp,
 	close(lockfd);
 	return rc;
 }
-

@@ -62,7 +62,7 @@ int tmp_create(int bfd, char name[TMP_NAME_LEN + 1], int *lockfd);
  * closed either way.  Returns 0 or the first error.
  */
 int tmp_publish(int dirfd, int fd, int lockfd, const char *tmp,
-		      const char *name, int link, int no_sync, int rc);
+		const char *name, int link, int no_sync, int rc);
 
 /*
  * Names the temp file a put is writing (dirfd, name), or none (name

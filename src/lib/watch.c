@@ -88,7 +88,7 @@ struct okof_watch {
 	uint32_t hmask; /* hash size - 1 */
 	uint32_t q_head, q_tail;
 
-	int bfd[NBUCKETS];	       /* open bucket directories, or -1 */
+	int bfd[NBUCKETS];		  /* open bucket directories, or -1 */
 	struct timespec bmtime[NBUCKETS]; /* at the last poll */
 
 	int ifd; /* inotify, or -1 */
