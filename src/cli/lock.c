@@ -54,6 +54,7 @@ const struct cli_opt cache_opts[] = {
 /* The running COMMAND, and the pipe that tells the loop of a signal
  * (so that none is lost between a check and a poll). */
 static volatile pid_t child_pid;
+static volatile sig_atomic_t early_sig; /* came before COMMAND started */
 static int sigpipe_fds[2] = {-1, -1};
 
 static void
@@ -63,6 +64,8 @@ on_signal(int sig)
 
 	if (sig != SIGCHLD && child_pid > 0)
 		kill(child_pid, sig); /* COMMAND decides; we wait for it */
+	else if (sig != SIGCHLD)
+		early_sig = sig; /* passed on as soon as it runs */
 	(void)!write(sigpipe_fds[1], "", 1);
 	errno = e;
 }
@@ -290,8 +293,11 @@ spawn(const struct run *r, uint64_t token, int out_fd)
 		_exit(e == ENOENT ? EX_NOTFOUND : EX_NOEXEC);
 	}
 	int fork_errno = errno;
-	if (pid > 0)
+	if (pid > 0) {
 		child_pid = pid;
+		if (early_sig)
+			kill(pid, early_sig);
+	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(ep[1]);
 	if (pid < 0) {
