@@ -370,9 +370,10 @@ tee_some(struct tee *t)
 	}
 	if (!t->failed) {
 		int rc = okof_put_write(t->w, buf, (size_t)n);
-		if (rc < 0)
-			t->failed = report(t->c, t->s, "cache", t->key,
-					   strlen(t->key), rc) ? EX_OKOF : 0;
+		if (rc < 0) {
+			report(t->c, t->s, "cache", t->key, strlen(t->key), rc);
+			t->failed = EX_OKOF;
+		}
 	}
 	return 0;
 }
@@ -645,14 +646,14 @@ cmd_cache(struct cli *c)
 		rc = okof_put_commit(w);
 		w = NULL;
 		if (rc == OKOF_EDIRSYNC) {
-			rc = -durability_unknown("stored", r.name, c->dir,
-						 okof_errpath(s));
+			durability_unknown("stored", r.name, c->dir,
+					   okof_errpath(s));
+			rc = -EX_OKOF;
 		} else if (rc < 0) {
 			report(c, s, "cache", r.name, klen, rc);
 			rc = -EX_OKOF;
 		}
 		if (rc == 0 && t.out_gone) {
-			okof_put_abort(w);
 			okof_lock_release(l);
 			okof_close(s);
 			sodium_free(cli_secret); /* wipes */
@@ -663,7 +664,7 @@ cmd_cache(struct cli *c)
 	}
 out:
 	/* rc: 1 a hit, 0 stored, or an exit status negated. */
-	rc = rc > 0 ? EX_OK : rc == 0 ? EX_OK : -rc == EX_FAIL ? EX_OKOF : -rc;
+	rc = rc >= 0 ? EX_OK : -rc;
 out_status:
 	okof_put_abort(w);
 	if (out[0] >= 0)
