@@ -197,6 +197,15 @@ slots_read(int fd, struct okof_lock_holder *h, int *older)
 	return 0;
 }
 
+/* A failure of slots_read() on lock file file, noted; returns rc. */
+static int
+slots_fail(okof_store *s, int rc, const char *file)
+{
+	return store_fail(s, rc, LOCKS_DIR, file,
+			  rc == OKOF_ECORRUPT ? "both token slots are damaged"
+					      : "cannot read lock file");
+}
+
 /* The exclusive lock of fd, once, waiting or not (a lock_try_fn; op is
  * always LOCK_EX here): 0, -EWOULDBLOCK or -errno. */
 static int
@@ -276,10 +285,7 @@ okof_lock_acquire(okof_store *s, const char *name, size_t nlen, int flags,
 	/* Ours: the next token, durable before anyone sees it. */
 	if ((rc = slots_read(fd, &h, &older)) < 0) {
 		close(fd);
-		return store_fail(s, rc, LOCKS_DIR, file,
-				  rc == OKOF_ECORRUPT
-					  ? "both token slots are damaged"
-					  : "cannot read lock file");
+		return slots_fail(s, rc, file);
 	}
 	uint64_t token = h.token + 1;
 	memset(&h, 0, sizeof h);
@@ -381,10 +387,7 @@ okof_lock_status(okof_store *s, const char *name, size_t nlen, int flags,
 	rc = slots_read(fd, &h, &older);
 	close(fd);
 	if (rc < 0)
-		return store_fail(s, rc, LOCKS_DIR, file,
-				  rc == OKOF_ECORRUPT
-					  ? "both token slots are damaged"
-					  : "cannot read lock file");
+		return slots_fail(s, rc, file);
 	if (out)
 		*out = h;
 	return held;
