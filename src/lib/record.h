@@ -173,15 +173,24 @@ struct rec_reader {
 	uint64_t consumed;	/* file bytes parsed */
 	int no_crc;		/* fuzzing only: skip checksum comparisons */
 	const char *detail;	/* what failed, for OKOF_ECORRUPT */
+	/* buf for a record of unknown size, while it fits: a small record
+	 * needs no allocation for its bytes (last: recr_init() leaves it) */
+	unsigned char small[512];
 };
 
+/* Makes r safe to recr_free() before (or without) a recr_open(). */
+void recr_init(struct rec_reader *r);
+
 /*
- * Reads the header from fd (positioned at 0; file_size from fstat).
- * With cr the record must be sealed, and its key is unsealed and
- * authenticated (h.key then holds the plaintext key); without cr it
- * must be plain.  Returns 0, OKOF_ECORRUPT with r->detail set, or
- * -errno.  The reader owns its buffers, not fd.
+ * Reads the header from fd (positioned at 0; file_size from fstat, or
+ * REC_SIZE_UNKNOWN: then the reads find it, and fstat only for a
+ * record that is not small).  With cr the record must be sealed, and
+ * its key is unsealed and authenticated (h.key then holds the plaintext
+ * key); without cr it must be plain.  Returns 0, OKOF_ECORRUPT with
+ * r->detail set, OKOF_ENOTFILE (an unknown size that is no regular
+ * file), or -errno.  The reader owns its buffers, not fd.
  */
+#define REC_SIZE_UNKNOWN UINT64_MAX
 int recr_open(struct rec_reader *r, int fd, uint64_t file_size, int no_crc,
 	      const struct rec_crypto *cr);
 

@@ -6,8 +6,10 @@
 #include "record.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "codec.h"
@@ -51,6 +53,72 @@ corrupt(struct rec_reader *r, const char *why)
 	return OKOF_ECORRUPT;
 }
 
+/* The read-ahead buffer for a record of file_size bytes: a small one
+ * whole (and one byte more, to see its end), a large one in pieces;
+ * always room for the longest header. */
+static size_t
+buf_cap(uint64_t file_size)
+{
+	size_t cap = file_size < IN_MIN ? (size_t)file_size + 1 : IN_MIN;
+
+	if (cap < rec_header_len(OKOF_KEY_MAX + REC_ABYTES))
+		cap = rec_header_len(OKOF_KEY_MAX + REC_ABYTES);
+	return cap;
+}
+
+/* Makes r->buf at least cap bytes, keeping what it holds. */
+static int
+grow(struct rec_reader *r, size_t cap)
+{
+	unsigned char *nb;
+
+	if (cap <= r->cap)
+		return 0;
+	if (r->buf == r->small) {
+		nb = malloc(cap);
+		if (nb)
+			memcpy(nb, r->buf, r->end);
+	} else {
+		nb = realloc(r->buf, cap);
+	}
+	if (!nb)
+		return -ENOMEM;
+	r->buf = nb;
+	r->cap = cap;
+	return 0;
+}
+
+/*
+ * A record of unknown size: the first read is its size when it comes
+ * back short (a short read of a regular file is its end: records are
+ * never written in place, and this kernel interface is only ever cut
+ * short by a signal that ends the process); only a record that fills
+ * r->small costs an fstat.  Saves the fstat of every small get.
+ */
+static int
+learn_size(struct rec_reader *r)
+{
+	struct stat st;
+	ssize_t n;
+
+	do
+		n = read(r->fd, r->buf, r->cap);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	r->end = (size_t)n;
+	if ((size_t)n < r->cap) {
+		r->file_size = (uint64_t)n;
+		return 0;
+	}
+	if (fstat(r->fd, &st) != 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return OKOF_ENOTFILE;
+	r->file_size = (uint64_t)st.st_size;
+	return grow(r, buf_cap(r->file_size));
+}
+
 int
 recr_open(struct rec_reader *r, int fd, uint64_t file_size, int no_crc,
 	  const struct rec_crypto *cr)
@@ -58,7 +126,7 @@ recr_open(struct rec_reader *r, int fd, uint64_t file_size, int no_crc,
 	ssize_t hl;
 	int rc;
 
-	memset(r, 0, sizeof *r);
+	recr_init(r);
 	r->fd = fd;
 	r->cr = cr;
 	r->file_size = file_size;
@@ -66,12 +134,18 @@ recr_open(struct rec_reader *r, int fd, uint64_t file_size, int no_crc,
 	/* A small record is read whole by the first read(), into a buffer
 	 * its own size; a large one gets room for its largest chunk once
 	 * the header has said how large that is. */
-	r->cap = file_size < IN_MIN ? (size_t)file_size + 1 : IN_MIN;
-	if (r->cap < rec_header_len(OKOF_KEY_MAX + REC_ABYTES))
-		r->cap = rec_header_len(OKOF_KEY_MAX + REC_ABYTES);
-	r->buf = malloc(r->cap);
-	if (!r->buf)
-		return -ENOMEM;
+	if (file_size == REC_SIZE_UNKNOWN) {
+		r->buf = r->small;
+		r->cap = sizeof r->small;
+		if ((rc = learn_size(r)) != 0)
+			return rc;
+	} else {
+		r->cap = buf_cap(file_size);
+		r->buf = malloc(r->cap);
+		if (!r->buf)
+			return -ENOMEM;
+	}
+	file_size = r->file_size;
 
 	rc = fill(r, REC_FIXED);
 	hl = rc > 0 ? rec_header_decode(r->buf, r->end, &r->h, &r->detail,
@@ -104,12 +178,17 @@ recr_open(struct rec_reader *r, int fd, uint64_t file_size, int no_crc,
 	r->dbuf_cap = r->bound;
 	if (file_size < r->dbuf_cap)
 		r->dbuf_cap = (size_t)file_size;
-	r->key = malloc(r->h.key_len);
-	r->raw = malloc(r->raw_cap + 1);
-	if (cr)
-		r->dbuf = malloc(r->dbuf_cap + 1);
-	if (!r->key || !r->raw || (cr && !r->dbuf))
+	/* One allocation: the key, then room to decompress a chunk (if
+	 * any chunk is compressed), then to decrypt one (if sealed).  All
+	 * three are bounded above (4 KiB, 1 MiB, snappy's bound of 1 MiB):
+	 * the sum cannot overflow. */
+	size_t rawn = (r->h.flags & REC_F_COMPRESSED) ? r->raw_cap + 1 : 0;
+	size_t dbufn = cr ? r->dbuf_cap + 1 : 0;
+	r->key = malloc(r->h.key_len + rawn + dbufn);
+	if (!r->key)
 		return -ENOMEM;
+	r->raw = rawn ? r->key + r->h.key_len : NULL;
+	r->dbuf = dbufn ? r->key + r->h.key_len + rawn : NULL;
 	r->seed = crc32c(0, r->h.key, r->h.key_len);
 	if (cr) {
 		if (rec_unseal_key(&r->h, cr, &r->ss, r->key) != 0)
@@ -122,13 +201,8 @@ recr_open(struct rec_reader *r, int fd, uint64_t file_size, int no_crc,
 	/* Only now (h.key pointed into buf until here): room for a whole
 	 * chunk of a record larger than the first buffer. */
 	size_t need = IN_MIN + REC_CHUNK_HDR + r->bound + REC_ABYTES;
-	if (file_size > r->cap && r->cap < need) {
-		unsigned char *nb = realloc(r->buf, need);
-		if (!nb)
-			return -ENOMEM;
-		r->buf = nb;
-		r->cap = need;
-	}
+	if (file_size > r->cap && (rc = grow(r, need)) != 0)
+		return rc;
 	r->pos = (size_t)hl;
 	r->consumed = (uint64_t)hl;
 	/* Every chunk has a header: a file shorter than that is cut short,
@@ -204,6 +278,9 @@ recr_next(struct rec_reader *r, const void **p, size_t *n)
 	if (codec == CODEC_RAW) {
 		*p = data;
 	} else {
+		if (!r->raw)
+			return corrupt(r, "compressed chunk in a record "
+					  "not marked compressed");
 		if (codec_unpack((int)codec, data, slen, r->raw, rlen) != 0)
 			return corrupt(r, "bad compressed chunk");
 		*p = r->raw;
@@ -212,6 +289,12 @@ recr_next(struct rec_reader *r, const void **p, size_t *n)
 	r->done += rlen;
 	r->next_chunk++;
 	return 1;
+}
+
+void
+recr_init(struct rec_reader *r)
+{
+	memset(r, 0, offsetof(struct rec_reader, small));
 }
 
 void
@@ -224,9 +307,8 @@ recr_free(struct rec_reader *r)
 			sodium_memzero(r->dbuf, r->dbuf_cap);
 		sodium_memzero(&r->ss, sizeof r->ss);
 	}
-	free(r->buf);
-	free(r->raw);
-	free(r->key);
-	free(r->dbuf);
+	if (r->buf != r->small)
+		free(r->buf);
+	free(r->key); /* raw and dbuf are in the same allocation */
 	r->buf = r->raw = r->key = r->dbuf = NULL;
 }
