@@ -284,7 +284,9 @@ typedef struct okof_reader okof_reader;
 OKOF_API int okof_get_open(okof_store *s, const char *key, size_t klen,
 			   okof_reader **out);
 
-/* The record's facts; valid after okof_get_open() (zeroes for NULL r). */
+/* The record's facts; valid after okof_get_open() (zeroes for NULL r).
+ * disk is found by an fstat of the record at this call (0 if that
+ * fails; okof_stat() reports such a failure). */
 OKOF_API void okof_get_info(const okof_reader *r, struct okof_info *out);
 
 /*

@@ -4,6 +4,7 @@
  * with a handle each on one store, a handle used after fork, values
  * streamed through a pipe in constant memory, key files, TTLs.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -476,6 +477,209 @@ START_TEST(handle_after_fork)
 END_TEST
 
 /*
+ * Reads keep what they can (tests/bench/libbench.c): a bucket read twice
+ * running stays open, the last short key's name is remembered, and a
+ * record's size is learned from its reads.  None of it may serve an old
+ * value, follow a link, take more than four descriptors, or get a size
+ * wrong.
+ */
+static int
+open_fds(void)
+{
+	int n = 0;
+
+	for (int fd = 0; fd < 1024; fd++)
+		n += fcntl(fd, F_GETFD) != -1;
+	return n;
+}
+
+/* The one record file of a store that holds one key. */
+static void
+only_record(const char *store, char *path, size_t size)
+{
+	char sub[300];
+	struct dirent *e;
+
+	for (int b = 0; b < 256; b++) {
+		ck_assert_int_lt(snprintf(sub, sizeof sub, "%s/%02x", store, b),
+				 (int)sizeof sub);
+		DIR *d = opendir(sub);
+		if (!d)
+			continue;
+		while ((e = readdir(d)) != NULL && e->d_name[0] == '.')
+			;
+		ck_assert_ptr_nonnull(e);
+		ck_assert_int_lt(snprintf(path, size, "%s/%s", sub, e->d_name),
+				 (int)size);
+		closedir(d);
+		return;
+	}
+	ck_abort_msg("no record in %s", store);
+}
+
+static void
+expect_value(okof_store *h, const char *key, const char *want, size_t wlen)
+{
+	char *got;
+	size_t n;
+
+	ck_assert_int_eq(get_all(h, key, &got, &n), 0);
+	ck_assert_uint_eq(n, wlen);
+	ck_assert(wlen == 0 || memcmp(got, want, wlen) == 0);
+	free(got);
+}
+
+START_TEST(reads_kept_open)
+{
+	static const struct okof_put_opts fast = {.no_sync = 1};
+	enum { N = 300 };
+	char key[16], val[64], *got;
+	size_t n;
+	okof_store *h2;
+	int base = open_fds();
+
+	for (int i = 0; i < N; i++) {
+		snprintf(key, sizeof key, "k%d", i);
+		snprintf(val, sizeof val, "value %d %.*s", i, i % 40,
+			 "........................................");
+		ck_assert_int_eq(okof_put(s, key, strlen(key), val,
+					  strlen(val), &fast), 0);
+	}
+	/* every key read twice running, forwards then backwards: buckets
+	 * come and go in the four slots */
+	for (int pass = 0; pass < 2; pass++) {
+		for (int j = 0; j < N; j++) {
+			int i = pass ? N - 1 - j : j;
+			snprintf(key, sizeof key, "k%d", i);
+			snprintf(val, sizeof val, "value %d %.*s", i, i % 40,
+				 "........................................");
+			expect_value(s, key, val, strlen(val));
+			expect_value(s, key, val, strlen(val));
+			ck_assert_int_le(open_fds(), base + 4);
+		}
+	}
+	ck_assert_int_ge(open_fds(), base + 1); /* some bucket is kept */
+
+	/* another handle changes what this one keeps reading */
+	ck_assert_int_eq(okof_open(&h2, dir, 0, NULL, NULL), 0);
+	for (int round = 0; round < 3; round++) {
+		snprintf(val, sizeof val, "round %d", round);
+		ck_assert_int_eq(okof_put(h2, "k0", 2, val, strlen(val),
+					  &fast), 0);
+		expect_value(s, "k0", val, strlen(val));
+		expect_value(s, "k0", val, strlen(val));
+	}
+	ck_assert_int_eq(okof_del(h2, "k0", 2, 0), 0);
+	ck_assert_int_eq(get_all(s, "k0", &got, &n), OKOF_ENOTFOUND);
+	okof_close(h2);
+
+	/* a record replaced under a bucket that is kept open: a symlink is
+	 * not followed, a FIFO does not hang, a directory is no value */
+	char sub[300], rec[300], outside[300];
+	okof_store *h;
+	snprintf(sub, sizeof sub, "%s/one", dir);
+	ck_assert_int_eq(okof_open(&h, sub, OKOF_CREATE, NULL, NULL), 0);
+	ck_assert_int_eq(okof_put(h, "x", 1, "secret?", 7, &fast), 0);
+	expect_value(h, "x", "secret?", 7);
+	expect_value(h, "x", "secret?", 7);
+	only_record(sub, rec, sizeof rec);
+	snprintf(outside, sizeof outside, "%s/outside", dir);
+	ck_assert_int_eq(rename(rec, outside), 0);
+	ck_assert_int_eq(symlink(outside, rec), 0);
+	ck_assert_int_eq(get_all(h, "x", &got, &n), OKOF_ENOTFILE);
+	ck_assert_int_eq(unlink(rec), 0);
+	ck_assert_int_eq(mkfifo(rec, 0600), 0);
+	ck_assert_int_eq(get_all(h, "x", &got, &n), OKOF_ENOTFILE);
+	ck_assert_int_eq(unlink(rec), 0);
+	ck_assert_int_eq(mkdir(rec, 0700), 0);
+	ck_assert_int_eq(get_all(h, "x", &got, &n), OKOF_ENOTFILE);
+	ck_assert_int_eq(rmdir(rec), 0);
+	ck_assert_int_eq(rename(outside, rec), 0);
+	expect_value(h, "x", "secret?", 7);
+	okof_close(h);
+
+	okof_close(s);
+	s = NULL;
+	ck_assert_int_eq(open_fds(), base - 1); /* the handle's own, too */
+}
+END_TEST
+
+/*
+ * Record sizes on both sides of the reader's first read (512 bytes) and
+ * of its largest header (a 4096-byte key), plain, sealed and
+ * compressed: each value read back (twice: the second from a kept
+ * bucket and name) is the one put, byte for byte.
+ */
+static void
+sizes_in(okof_store *h, const char *key, size_t klen, size_t from, size_t to,
+	 int text)
+{
+	static const struct okof_put_opts fast = {.no_sync = 1};
+	unsigned char *val = malloc(to + 1);
+	char *got;
+	size_t n;
+
+	ck_assert_ptr_nonnull(val);
+	for (size_t len = from; len <= to; len++) {
+		fill_data(val, len, text, (unsigned)len);
+		ck_assert_int_eq(okof_put(h, key, klen, val, len, &fast), 0);
+		for (int twice = 0; twice < 2; twice++) {
+			okof_reader *r;
+			const void *p;
+			size_t piece;
+			int rc;
+			got = NULL;
+			n = 0;
+			ck_assert_int_eq(okof_get_open(h, key, klen, &r), 0);
+			while ((rc = okof_get_read(r, &p, &piece)) > 0) {
+				char *b = realloc(got, n + piece + 1);
+				ck_assert_ptr_nonnull(b);
+				memcpy(b + n, p, piece);
+				got = b;
+				n += piece;
+			}
+			okof_get_close(r);
+			ck_assert_int_eq(rc, 0);
+			ck_assert_uint_eq(n, len);
+			ck_assert(len == 0 || memcmp(got, val, len) == 0);
+			free(got);
+		}
+	}
+	free(val);
+}
+
+START_TEST(sizes_around_first_read)
+{
+	static const struct okof_settings small_chunks = {
+		.compress_threshold = 64};
+	unsigned char secret[OKOF_SECRET_BYTES];
+	char sub[4200], *longkey = malloc(OKOF_KEY_MAX);
+	okof_store *h[3];
+
+	ck_assert_ptr_nonnull(longkey);
+	memset(longkey, 'L', OKOF_KEY_MAX);
+	memset(secret, 0x33, sizeof secret);
+	h[0] = s;
+	snprintf(sub, sizeof sub, "%s/sealed", dir);
+	ck_assert_int_eq(okof_open(&h[1], sub, OKOF_CREATE, NULL, secret), 0);
+	snprintf(sub, sizeof sub, "%s/packed", dir);
+	ck_assert_int_eq(okof_open(&h[2], sub, OKOF_CREATE, &small_chunks,
+				   NULL),
+			 0);
+	for (int i = 0; i < 3; i++) {
+		/* a 1-byte key: a file of 101 + len bytes (plain) */
+		sizes_in(h[i], "k", 1, 0, 700, i == 2);
+		sizes_in(h[i], "a key of some length", 20, 330, 520, i == 2);
+		/* the longest key: the header alone is 4180 bytes */
+		sizes_in(h[i], longkey, OKOF_KEY_MAX, 0, 48, i == 2);
+	}
+	okof_close(h[1]);
+	okof_close(h[2]);
+	free(longkey);
+}
+END_TEST
+
+/*
  * A value streamed in from a pipe and out through okof_get_read(), much
  * larger than any buffer the library keeps: compared byte for byte with
  * the generator, in constant memory (peak RSS barely grows).
@@ -601,6 +805,8 @@ api_suite(void)
 	tcase_add_test(tc, threads_own_handles);
 	tcase_add_test(tc, handle_after_fork);
 	tcase_add_test(tc, stream_through_pipe);
+	tcase_add_test(tc, reads_kept_open);
+	tcase_add_test(tc, sizes_around_first_read);
 	suite_add_tcase(su, tc);
 	return su;
 }

@@ -29,29 +29,39 @@ struct okof_reader {
  * leads to another file (on NFS or FUSE, another machine replaced the
  * record between our lookup and our read): open it again.
  */
+/* Is fd positively no regular file?  (Asked only once a read failed.) */
+static int
+not_regular(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && !S_ISREG(st.st_mode);
+}
+
 static int
 open_and_check(okof_reader *r, const char *key, size_t klen)
 {
 	okof_store *s = r->s;
-	struct stat st;
 	int rc;
 
-	rc = recfile_open(s, &s->err, -1, &r->nm, &st);
+	/* No fstat: the reader learns the size from its reads. */
+	rc = recfile_open(s, &s->err, store_read_bucket(s, &r->nm), &r->nm,
+			  NULL);
 	if (rc < 0)
 		return rc;
 	r->fd = rc;
-	rc = recr_open(&r->rr, r->fd, (uint64_t)st.st_size, 0,
+	rc = recr_open(&r->rr, r->fd, REC_SIZE_UNKNOWN, 0,
 		       store_crypto(s, &r->nm, &r->cr));
+	if (rc < 0 && not_regular(r->fd)) {
+		/* a FIFO reads empty, a directory fails EISDIR: say why */
+		rc = OKOF_ENOTFILE;
+		r->rr.detail = "record is not a regular file";
+	}
 	if (rc < 0)
 		return store_fail(s, rc, r->nm.bucket, r->nm.file,
-				  rc == OKOF_ECORRUPT ? r->rr.detail
-						      : "cannot read");
-	rc = recfile_holds(s, &s->err, &r->nm, r->rr.h.key, r->rr.h.key_len,
-			   key, klen);
-	if (rc < 0)
-		return rc;
-	r->info.disk = (uint64_t)st.st_blocks * 512;
-	return 0;
+				  r->rr.detail ? r->rr.detail : "cannot read");
+	return recfile_holds(s, &s->err, &r->nm, r->rr.h.key, r->rr.h.key_len,
+			     key, klen);
 }
 
 int
@@ -67,18 +77,22 @@ okof_get_open(okof_store *s, const char *key, size_t klen, okof_reader **out)
 		return -EINVAL;
 	if (okof_check_key(key, klen) != 0)
 		return OKOF_EBADKEY;
-	r = calloc(1, sizeof *r);
+	/* Not calloc: the reader is mostly its read buffer, which needs no
+	 * zeroes; each other field is set here or by recr_open(). */
+	r = malloc(sizeof *r);
 	if (!r)
 		return -ENOMEM;
 	r->s = s;
 	r->fd = -1;
-	store_name(s, key, klen, &r->nm);
+	memset(&r->info, 0, sizeof r->info);
+	recr_init(&r->rr);
+	store_name_read(s, key, klen, &r->nm);
 	for (int tries = 0;; tries++) {
 		rc = open_and_check(r, key, klen);
 		if (rc != -ESTALE || tries == RECFILE_STALE_TRIES)
 			break;
 		recr_free(&r->rr);
-		memset(&r->rr, 0, sizeof r->rr);
+		recr_init(&r->rr);
 		if (r->fd >= 0)
 			close(r->fd);
 		r->fd = -1;
@@ -122,13 +136,29 @@ okof_get_rewind(okof_reader *r)
 	return rc;
 }
 
+/* The facts, and disk from the file: asked only here, so that a plain
+ * read costs no fstat.  0 or -errno (disk then 0). */
+static int
+reader_info(const okof_reader *r, struct okof_info *out)
+{
+	struct stat st;
+
+	*out = r->info;
+	if (fstat(r->fd, &st) != 0)
+		return -errno;
+	out->disk = (uint64_t)st.st_blocks * 512;
+	return 0;
+}
+
 void
 okof_get_info(const okof_reader *r, struct okof_info *out)
 {
 	static const struct okof_info none;
 
-	if (out)
-		*out = r ? r->info : none;
+	if (out && r)
+		(void)reader_info(r, out);
+	else if (out)
+		*out = none;
 }
 
 int
@@ -164,7 +194,10 @@ okof_stat(okof_store *s, const char *key, size_t klen, struct okof_info *out)
 	if (!out)
 		return -EINVAL;
 	if ((rc = okof_get_open(s, key, klen, &r)) == 0) {
-		okof_get_info(r, out);
+		rc = reader_info(r, out);
+		if (rc < 0)
+			store_fail(s, rc, r->nm.bucket, r->nm.file,
+				   "cannot stat");
 		okof_get_close(r);
 	}
 	return rc;

@@ -175,6 +175,22 @@ store_name(const okof_store *s, const char *key, size_t klen,
 	memcpy(out->file, hex + BUCKET_HEX, NAME_HEX + 1);
 }
 
+void
+store_name_read(okof_store *s, const char *key, size_t klen,
+		struct rec_name *out)
+{
+	if (klen == s->read_klen && memcmp(key, s->read_key, klen) == 0) {
+		*out = s->read_name;
+		return;
+	}
+	store_name(s, key, klen, out);
+	if (klen <= sizeof s->read_key) {
+		memcpy(s->read_key, key, klen);
+		s->read_klen = klen;
+		s->read_name = *out;
+	}
+}
+
 const struct rec_crypto *
 store_crypto(const okof_store *s, const struct rec_name *nm,
 	     struct rec_crypto *cr)
@@ -452,6 +468,8 @@ okof_open(okof_store **out, const char *dir, int flags,
 	s = calloc(1, sizeof *s);
 	if (!s)
 		return -ENOMEM;
+	for (int i = 0; i < STORE_READ_BUCKETS; i++)
+		s->read_bfd[i].fd = -1;
 	s->dirfd = io_openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC,
 			     0);
 	if (s->dirfd == -ENOENT && (flags & OKOF_CREATE)) {
@@ -518,7 +536,11 @@ okof_close(okof_store *s)
 		return;
 	if (s->dirfd >= 0)
 		close(s->dirfd);
+	for (int i = 0; i < STORE_READ_BUCKETS; i++)
+		if (s->read_bfd[i].fd >= 0)
+			close(s->read_bfd[i].fd);
 	sodium_memzero(s->salt, sizeof s->salt);
+	sodium_memzero(s->read_key, sizeof s->read_key); /* a sealed name */
 	sodium_free(s->keys); /* wipes */
 	free(s);
 }
@@ -554,4 +576,38 @@ store_open_bucket(okof_store *s, const struct rec_name *nm, int no_sync)
 		return store_fail(s, bfd, nm->bucket, NULL,
 				  "cannot open directory");
 	return bfd;
+}
+
+/*
+ * Buckets are made once and never removed, so a bucket's descriptor
+ * stays good.  Reading through one spares a read the walk of a second
+ * name (and openat2's checks): a program that keeps reading its keys
+ * pays the one-name openat of the floor (tests/bench/libbench.c).  A
+ * bucket is kept open when it is read twice running in its slot, so
+ * reads of random keys, which would rarely meet their bucket again,
+ * cost no opening and closing of directories.
+ */
+int
+store_read_bucket(okof_store *s, const struct rec_name *nm)
+{
+	/* the bucket's last hex digit picks its slot */
+	struct store_bucket *b =
+		&s->read_bfd[(unsigned char)nm->bucket[BUCKET_HEX - 1] %
+			     STORE_READ_BUCKETS];
+
+	if (b->fd >= 0 && memcmp(b->name, nm->bucket, sizeof b->name) == 0)
+		return b->fd;
+	if (memcmp(b->missed, nm->bucket, sizeof b->missed) != 0) {
+		memcpy(b->missed, nm->bucket, sizeof b->missed);
+		return -1;
+	}
+	/* Absent, a symlink, anything odd: the path says so, as before. */
+	int fd = io_open_dir(s->dirfd, nm->bucket);
+	if (fd < 0)
+		return -1;
+	if (b->fd >= 0)
+		close(b->fd);
+	b->fd = fd;
+	memcpy(b->name, nm->bucket, sizeof b->name);
+	return fd;
 }

@@ -35,6 +35,22 @@ struct store_err {
 	const char *detail;
 };
 
+/* A record's place: "ab" and the 30 hex digits after it. */
+struct rec_name {
+	char bucket[BUCKET_HEX + 1];
+	char file[NAME_HEX + 1];
+};
+
+#define STORE_READ_KEY_MAX 128
+
+/* A bucket directory a handle keeps open for reading (store.c). */
+#define STORE_READ_BUCKETS 4
+struct store_bucket {
+	int fd;				/* -1: none */
+	char name[BUCKET_HEX + 1];	/* of fd */
+	char missed[BUCKET_HEX + 1];	/* read last time without fd */
+};
+
 struct okof_store {
 	int dirfd;
 	struct okof_settings settings;
@@ -42,16 +58,20 @@ struct okof_store {
 	struct store_keys *keys; /* NULL for a plain store */
 	int plain_secret;	 /* a secret was given for a plain store */
 	struct store_err err; /* of the last failure on this handle */
-};
-
-/* A record's place: "ab" and the 30 hex digits after it. */
-struct rec_name {
-	char bucket[BUCKET_HEX + 1];
-	char file[NAME_HEX + 1];
+	struct store_bucket read_bfd[STORE_READ_BUCKETS]; /* store.c */
+	/* The last key named for a read, while short (store_name_read) */
+	size_t read_klen; /* 0: none */
+	char read_key[STORE_READ_KEY_MAX];
+	struct rec_name read_name;
 };
 
 void store_name(const okof_store *s, const char *key, size_t klen,
 		struct rec_name *out);
+
+/* store_name(), remembering the last short key that s named: a
+ * program that keeps reading a key pays no hash. */
+void store_name_read(okof_store *s, const char *key, size_t klen,
+		     struct rec_name *out);
 
 /* The sealing context of record nm: NULL for a plain store, else cr
  * filled in. */
@@ -95,6 +115,10 @@ int store_dir_nonempty(int dirfd, int ignore_tmp);
 
 /* Opens (making it if needed) the bucket of nm; fd or error. */
 int store_open_bucket(okof_store *s, const struct rec_name *nm, int no_sync);
+
+/* For reading record nm: its bucket's descriptor, which s owns (do not
+ * close it), or -1: then open nm by its path from the store. */
+int store_read_bucket(okof_store *s, const struct rec_name *nm);
 
 /* Writes and publishes key's record while the caller holds the bucket's
  * exclusive lock (io_flock(bfd, LOCK_EX)).  The caller then fsyncs bfd
