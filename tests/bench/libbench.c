@@ -10,9 +10,12 @@
  * put: a durable okof_put of 5 bytes, against the durable writer floor:
  *      temp file O_EXCL, write, fsync, rename, fsync of the directory.
  *
- * get-syscalls: okof's get against the system calls it makes, alone:
- *      openat2 RESOLVE_BENEATH of BUCKET/NAME from the store, fstat,
- *      read, close (says what is left for user space).
+ * get-syscalls: okof's get against the system calls it made before it
+ *      kept buckets open and learned sizes from its reads: openat2
+ *      RESOLVE_BENEATH of BUCKET/NAME from the store, fstat, read, close.
+ * get-many: a small get of MANY keys in a shuffled order (no key, and
+ *      mostly no bucket, twice running), against openat + read + close
+ *      of as many files of one directory in the same order.
  *
  * Rounds alternate okof and floor, in alternating order, so that drift
  * on a shared machine hits both alike; each prints the medians of the
@@ -35,6 +38,7 @@
 
 #define GET_BATCH 2000
 #define PUT_BATCH 10
+#define MANY 1000 /* divides GET_BATCH */
 
 static okof_store *s;
 static int floordir = -1;
@@ -106,6 +110,65 @@ floor_get_once(void)
 
 	if (fd < 0 || read(fd, buf, sizeof buf) != 5 || close(fd) != 0)
 		die("floor get", -errno);
+}
+
+static char many_key[MANY][8];
+static unsigned many_next;
+
+static void
+okof_get_many(void)
+{
+	const char *k = many_key[many_next++ % MANY];
+	okof_reader *r;
+	const void *p;
+	size_t n;
+	int rc;
+
+	if ((rc = okof_get_open(s, k, strlen(k), &r)) != 0)
+		die("get", rc);
+	while ((rc = okof_get_read(r, &p, &n)) > 0)
+		if (n != 5)
+			die("get: wrong size", 0);
+	if (rc < 0)
+		die("get", rc);
+	okof_get_close(r);
+}
+
+static void
+floor_get_many(void)
+{
+	char buf[64];
+	int fd = openat(floordir, many_key[many_next++ % MANY],
+			O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || read(fd, buf, sizeof buf) != 5 || close(fd) != 0)
+		die("floor get", -errno);
+}
+
+/* MANY keys, and as many floor files, in a shuffled order. */
+static void
+make_many(void)
+{
+	int rc;
+
+	for (int i = 0; i < MANY; i++) {
+		snprintf(many_key[i], sizeof many_key[i], "m%d", i);
+		if ((rc = okof_put(s, many_key[i], strlen(many_key[i]),
+				   "hello", 5, NULL)) != 0)
+			die("put", rc);
+		int fd = openat(floordir, many_key[i],
+				O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0 || write(fd, "hello", 5) != 5 || close(fd) != 0)
+			die("floor file", -errno);
+	}
+	srand(1);
+	for (int i = MANY - 1; i > 0; i--) {
+		int j = rand() % (i + 1);
+		char t[8];
+		memcpy(t, many_key[i], sizeof t);
+		memcpy(many_key[i], many_key[j], sizeof t);
+		memcpy(many_key[j], t, sizeof t);
+	}
 }
 
 static void
@@ -260,6 +323,9 @@ main(int argc, char **argv)
 	bench("get", get_rounds, GET_BATCH, okof_get_once, floor_get_once);
 	bench("get-syscalls", get_rounds, GET_BATCH, okof_get_once,
 	      syscalls_get_once);
+	make_many();
+	bench("get-many", get_rounds, GET_BATCH, okof_get_many,
+	      floor_get_many);
 	clock_id = CLOCK_MONOTONIC;
 	bench("put", put_rounds, PUT_BATCH, okof_put_once, floor_put_once);
 	okof_close(s);
