@@ -24,11 +24,6 @@ struct okof_reader {
 	int fd;
 };
 
-/*
- * Opens r's record and reads its header.  -ESTALE means the name now
- * leads to another file (on NFS or FUSE, another machine replaced the
- * record between our lookup and our read): open it again.
- */
 /* Is fd positively no regular file?  (Asked only once a read failed.) */
 static int
 not_regular(int fd)
@@ -38,6 +33,11 @@ not_regular(int fd)
 	return fstat(fd, &st) == 0 && !S_ISREG(st.st_mode);
 }
 
+/*
+ * Opens r's record and reads its header.  -ESTALE means the name now
+ * leads to another file (on NFS or FUSE, another machine replaced the
+ * record between our lookup and our read): open it again.
+ */
 static int
 open_and_check(okof_reader *r, const char *key, size_t klen)
 {

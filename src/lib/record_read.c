@@ -90,10 +90,12 @@ grow(struct rec_reader *r, size_t cap)
 
 /*
  * A record of unknown size: the first read is its size when it comes
- * back short (a short read of a regular file is its end: records are
- * never written in place, and this kernel interface is only ever cut
- * short by a signal that ends the process); only a record that fills
- * r->small costs an fstat.  Saves the fstat of every small get.
+ * back short.  A short read of a regular file is its end (records are
+ * never written in place, and Linux cuts a read of a regular file short
+ * only for a signal that ends the process); were it ever cut short
+ * otherwise, the record would read as truncated (corrupt), never as
+ * other bytes.  Only a record that fills r->small costs an fstat: that
+ * saves the fstat of every small get.
  */
 static int
 learn_size(struct rec_reader *r)
