@@ -626,6 +626,89 @@ store_ready(okof_watch *w, int initial)
 	return initial ? 0 : settle_quietly(w);
 }
 
+#ifdef __linux__
+#define WAIT_EVENTS \
+	(IN_CREATE | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+
+/* "a/b" -> "a", "a" -> ".", "/a" -> "/"; 0 when p is "/" or ".". */
+static int
+path_up(char *p)
+{
+	char *sl = strrchr(p, '/');
+
+	while (sl && sl > p && sl[1] == '\0') {
+		*sl = '\0';
+		sl = strrchr(p, '/');
+	}
+	if (strcmp(p, "/") == 0 || strcmp(p, ".") == 0)
+		return 0;
+	if (!sl)
+		strcpy(p, ".");
+	else if (sl == p)
+		p[1] = '\0';
+	else
+		*sl = '\0';
+	return 1;
+}
+
+/*
+ * Watches the store's directory or, while it does not exist, its
+ * nearest existing parent.  Watch first, then look, as for the
+ * buckets: a directory made on the path after the watch is an event.
+ * One made between the failed watch of it and the watch of its parent
+ * (another process's mkdir, in that window) would be no event, and
+ * the store made inside it never seen: so the path below the watched
+ * parent is looked at again, and if it is a directory now, the watch
+ * starts over from the store's own directory.
+ */
+static int
+watch_nearest(okof_watch *w)
+{
+	size_t n = strlen(w->dir);
+	char *p = malloc(2 * (n + 2)), *below;
+	struct stat st;
+	int rc = 0;
+
+	if (!p)
+		return -ENOMEM;
+	below = p + n + 2;
+	for (int again = 0; again < WAIT_DEPTH; again++) {
+		for (int k = 0; k < w->nwait; k++)
+			inotify_rm_watch(w->ifd, w->wait_wd[k]);
+		w->nwait = 0;
+		memcpy(p, w->dir, n + 1);
+		below[0] = '\0';
+		for (int depth = 0; depth < WAIT_DEPTH; depth++) {
+			int wd = inotify_add_watch(w->ifd, p, WAIT_EVENTS);
+			if (wd >= 0) {
+				w->wait_wd[w->nwait++] = wd;
+				break; /* dir, or its nearest parent */
+			}
+			if (errno != ENOENT && errno != ENOTDIR) {
+				if (errno != ENOSPC && errno != ENOMEM &&
+				    errno != EACCES)
+					rc = -errno;
+				goto out;
+			}
+			memcpy(below, p, strlen(p) + 1);
+			if (!path_up(p))
+				break;
+		}
+		if (w->nwait == 0)
+			goto out; /* nothing to watch: poll */
+		if (below[0] == '\0' || stat(below, &st) != 0 ||
+		    !S_ISDIR(st.st_mode))
+			goto out_watched;
+	}
+out: /* made and removed again and again, or no watch to be had */
+	if (rc == 0)
+		start_polling(w);
+out_watched:
+	free(p);
+	return rc;
+}
+#endif
+
 /*
  * Opens the store if it exists now: 1 when it is open, 0 when it does
  * not exist yet (and its nearest existing parent is watched), or an
@@ -635,51 +718,10 @@ static int
 try_open(okof_watch *w, int initial)
 {
 #ifdef __linux__
-	/* Watch first, then look, as for the buckets: dir itself and
-	 * every parent up to the first that exists. */
 	if (!w->polling) {
-		for (int k = 0; k < w->nwait; k++)
-			inotify_rm_watch(w->ifd, w->wait_wd[k]);
-		w->nwait = 0;
-		size_t n = strlen(w->dir);
-		char *p = malloc(n + 2);
-		if (!p)
-			return -ENOMEM;
-		memcpy(p, w->dir, n + 1);
-		while (w->nwait < WAIT_DEPTH) {
-			int wd = inotify_add_watch(
-				w->ifd, p,
-				IN_CREATE | IN_MOVED_TO | IN_DELETE_SELF |
-					IN_MOVE_SELF | IN_ONLYDIR);
-			if (wd >= 0) {
-				w->wait_wd[w->nwait++] = wd;
-				break; /* dir, or its nearest parent */
-			}
-			if (wd < 0 && errno != ENOENT && errno != ENOTDIR) {
-				if (errno != ENOSPC && errno != ENOMEM &&
-				    errno != EACCES) {
-					free(p);
-					return -errno;
-				}
-				start_polling(w);
-				break;
-			}
-			/* Up one: "a/b" -> "a", "a" -> ".", "/a" -> "/". */
-			char *sl = strrchr(p, '/');
-			while (sl && sl > p && sl[1] == '\0') {
-				*sl = '\0';
-				sl = strrchr(p, '/');
-			}
-			if (strcmp(p, "/") == 0 || strcmp(p, ".") == 0)
-				break;
-			if (!sl)
-				strcpy(p, ".");
-			else if (sl == p)
-				p[1] = '\0';
-			else
-				*sl = '\0';
-		}
-		free(p);
+		int rc = watch_nearest(w);
+		if (rc < 0)
+			return rc;
 	}
 #endif
 	int rc = okof_open(&w->s, w->dir, 0, NULL, w->secret);
