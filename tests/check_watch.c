@@ -10,7 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/inotify.h>
+#endif
 
 #include "check_okof.h"
 #include "okof.h"
@@ -231,6 +235,54 @@ START_TEST(store_created_later)
 }
 END_TEST
 
+#ifdef __linux__
+/*
+ * check_okof is linked with --wrap=inotify_add_watch: a watch of
+ * race_dir that fails because it does not exist makes it, as another
+ * process's mkdir between that watch and the watch of its parent
+ * would.
+ */
+int __real_inotify_add_watch(int fd, const char *path, uint32_t mask);
+int __wrap_inotify_add_watch(int fd, const char *path, uint32_t mask);
+static const char *race_dir;
+
+int
+__wrap_inotify_add_watch(int fd, const char *path, uint32_t mask)
+{
+	int wd = __real_inotify_add_watch(fd, path, mask);
+
+	if (wd < 0 && errno == ENOENT && race_dir &&
+	    strcmp(path, race_dir) == 0) {
+		race_dir = NULL;
+		ck_assert_int_eq(mkdir(path, 0700), 0);
+		errno = ENOENT;
+	}
+	return wd;
+}
+
+START_TEST(store_dir_made_while_watching_parent)
+{
+	char sub[4096];
+	const char *keys[] = {"k"};
+	size_t lens[] = {1};
+	struct okof_watch_opts o = {.keys = keys, .klens = lens, .nkeys = 1};
+	okof_watch *w;
+	okof_store *t;
+
+	snprintf(sub, sizeof sub, "%s/later", dir);
+	race_dir = sub;
+	ck_assert_int_eq(okof_watch_open(&w, sub, NULL, &o), 0);
+	ck_assert_ptr_null(race_dir); /* the window was hit */
+	ck_assert_ptr_null(okof_watch_store(w));
+	ck_assert_int_eq(okof_open(&t, sub, OKOF_CREATE, NULL, NULL), 0);
+	ck_assert_int_eq(okof_put(t, "k", 1, "v", 1, NULL), 0);
+	ck_assert_int_eq(expect_event(w, 2000, "k"), OKOF_WATCH_PUT);
+	okof_close(t);
+	okof_watch_close(w);
+}
+END_TEST
+#endif
+
 Suite *
 watch_suite(void)
 {
@@ -244,6 +296,9 @@ watch_suite(void)
 	tcase_add_loop_test(tc, random_inotify, 0, 3);
 	tcase_add_loop_test(tc, random_poll, 0, 2);
 	tcase_add_test(tc, store_created_later);
+#ifdef __linux__
+	tcase_add_test(tc, store_dir_made_while_watching_parent);
+#endif
 	suite_add_tcase(su, tc);
 	return su;
 }
