@@ -165,6 +165,7 @@ done
 check "watch --once: wakes the waiting script" wait_for "$T/once.flag" done 1
 check "watch --once: one report" \
 	test "$(cat "$T/once.out")" = "put report.ready"
+[ -s "$T/once.flag" ] || sed 's/^/# once.err: /' "$T/once.err" >&2
 
 # ---------------------------------------------------------------- --timeout
 s=$(date +%s%N)
