@@ -460,6 +460,19 @@ OKOF_DIR=$C run get --default 0 c; expect "--default on a truncated record" 3 ""
 printf 'Z' | dd of="$f" bs=1 seek=5 conv=notrunc 2>/dev/null
 OKOF_DIR=$C run get --default 0 c; expect "--default on a damaged header" 3 ""
 OKOF_DIR=$C run list;	expect "list skips corrupt, says so" 3 ""
+# Two bad records, one found by the listing (header) and one by the
+# read (a chunk): export still writes one okof: line, and the good one.
+E2="$T/corrupt2"
+for k in a b c; do OKOF_DIR=$E2 "$OKOF" put "$k" "value of $k"; done
+set -- $(ls "$E2"/*/*)
+printf 'X' | dd of="$1" bs=1 seek=$(($(stat -c %s "$1") - 3)) conv=notrunc 2>/dev/null
+truncate -s 10 "$2"
+good=$(OKOF_DIR=$E2 "$OKOF" get a 2>/dev/null || OKOF_DIR=$E2 "$OKOF" get b 2>/dev/null ||
+	OKOF_DIR=$E2 "$OKOF" get c 2>/dev/null)
+OKOF_DIR=$E2 run export
+expect "export of a store with two bad records" 3
+check "export: the good record, alone" test "$(wc -l <"$T/out"),$(grep -c "\"value\":\"$good\"" "$T/out")" = "1,1"
+err_has "export counts the other failure" "(and 1 more failure)"
 
 # A store large enough that list shares its buckets between threads:
 # every key once, sorted, and one corrupt record skipped and named.

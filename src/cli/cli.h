@@ -82,6 +82,13 @@ extern int cli_stdout_closed;
 /* One "okof: ..." line on standard error. */
 void msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* For a command that may fail on many keys, one line for them all:
+ * after msg_hold(), msg() only counts and keeps the first message;
+ * msg_release() prints it (with how many more there were) and returns
+ * EX_FAIL, or EX_OK when there was none. */
+void msg_hold(void);
+int msg_release(void);
+
 /* A key fit for a one-line message: quoted, escaped, cut after 64
  * bytes.  A static buffer, valid until the next call. */
 const char *show_key(const char *key, size_t len);

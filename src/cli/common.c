@@ -22,16 +22,64 @@ const char *prog_keyfile;  /* from -k */
 unsigned char *cli_secret; /* sodium_malloc'd; wiped at exit */
 int cli_stdout_closed;
 
+/* Messages held by msg_hold(): how many, and the first one's text. */
+static struct {
+	int on;
+	size_t n;
+	char *first;
+} held;
+
 void
 msg(const char *fmt, ...)
 {
 	va_list ap;
 
+	if (held.on) {
+		if (held.n++ > 0)
+			return;
+		va_start(ap, fmt);
+		int len = vsnprintf(NULL, 0, fmt, ap);
+		va_end(ap);
+		if (len < 0 || !(held.first = malloc((size_t)len + 1)))
+			return; /* counted; msg_release says what it can */
+		va_start(ap, fmt);
+		vsnprintf(held.first, (size_t)len + 1, fmt, ap);
+		va_end(ap);
+		return;
+	}
 	fputs("okof: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+void
+msg_hold(void)
+{
+	held.on = 1;
+	held.n = 0;
+	held.first = NULL;
+}
+
+int
+msg_release(void)
+{
+	size_t more = held.n > 0 ? held.n - 1 : 0;
+	char *first = held.first;
+
+	held.on = 0;
+	if (held.n == 0)
+		return EX_OK;
+	if (!first)
+		msg("%zu failures (out of memory for their messages)", held.n);
+	else if (more == 0)
+		msg("%s", first);
+	else
+		msg("%s (and %zu more failure%s)", first, more,
+		    more == 1 ? "" : "s");
+	free(first);
+	return EX_FAIL;
 }
 
 /*
@@ -73,19 +121,15 @@ report(struct cli *c, okof_store *s, const char *verb, const char *key,
 	const char *path = s ? okof_errpath(s) : "";
 	const char *detail = s ? okof_errdetail(s) : "";
 
-	fprintf(stderr, "okof: cannot %s", verb);
-	if (key)
-		fprintf(stderr, " %s", show_key(key, klen));
-	fprintf(stderr, ": %s", okof_strerror(rc));
-	if (*detail || *path) {
-		fputs(" (", stderr);
-		if (*detail)
-			fprintf(stderr, "%s%s", detail, *path ? ": " : "");
-		if (*path)
-			fprintf(stderr, "%s/%s", c->dir, path);
-		fputc(')', stderr);
-	}
-	fputc('\n', stderr);
+	const char *k = key ? show_key(key, klen) : "";
+
+	if (!*detail && !*path)
+		msg("cannot %s%s%s: %s", verb, key ? " " : "", k,
+		    okof_strerror(rc));
+	else
+		msg("cannot %s%s%s: %s (%s%s%s%s%s)", verb, key ? " " : "", k,
+		    okof_strerror(rc), detail, *detail && *path ? ": " : "",
+		    *path ? c->dir : "", *path ? "/" : "", path);
 	return EX_FAIL;
 }
 

@@ -208,6 +208,7 @@ cmd_del(struct cli *c)
 		return rc;
 	if (!s)
 		return c->set[O_FORCE] ? EX_OK : EX_ABSENT;
+	msg_hold(); /* one line for every key that failed */
 	for (int i = 0; i < c->nargs; i++) {
 		const char *key = c->args[i];
 		size_t klen = strlen(key);
@@ -223,6 +224,7 @@ cmd_del(struct cli *c)
 			status = report(c, s, "delete", key, klen, rc);
 		}
 	}
+	msg_release();
 	okof_close(s);
 	return status;
 }
@@ -423,6 +425,7 @@ cmd_export(struct cli *c)
 		okof_close(s);
 		return rc;
 	}
+	msg_hold(); /* one line for every record that failed */
 	if (keys.bad > 0) {
 		msg("cannot export %zu corrupt record%s (last: %s/%s: %s); run "
 		    "'okof verify'",
@@ -453,6 +456,7 @@ cmd_export(struct cli *c)
 		}
 	}
 	progress_done(&prog);
+	msg_release();
 	okof_keys_free(&keys);
 	okof_close(s);
 	return status;
