@@ -1065,6 +1065,9 @@ swap() { cp "$f" "$T/sw"; cp "$g" "$f"; cp "$T/sw" "$g"; }
 swap
 OKOF_DIR=$X run $K1 get HUSHBIG-0c0c; expect "swapped record files (1)" 3
 OKOF_DIR=$X run $K1 get HUSHKEY-7d2e; expect "swapped record files (2)" 3
+OKOF_DIR=$X run $K1 verify; check "swapped record files: verify exit 3" test $st = 3
+check "swapped record files: verify lists both" test "$(grep -c '^bad ' "$T/out")" = 2
+check "swapped record files: no key shown it could not open" not grep -q "(key " "$T/out"
 cp "$T/bigrec" "$f"; cp "$T/smallrec" "$g"
 OKOF_DIR=$X run $K1 get HUSHKEY-7d2e; expect "restored record reads again" 0 "HUSHVALUE-9f1c"
 # A record of another store, under another secret, copied in.

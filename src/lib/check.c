@@ -218,7 +218,10 @@ visit_record(struct walk_ctx *w, int bfd, const char *bucket,
 				  0);
 		goto out;
 	}
-	const struct rec_header *h = r.h.key ? &r.h : NULL;
+	/* The key is named only once it is known good: the header's
+	 * checksum held and a sealed key was opened (recr_open points
+	 * h.key at its own copy only then; before, at the file's bytes). */
+	const struct rec_header *h = r.h.key && r.h.key == r.key ? &r.h : NULL;
 	if (rc == OKOF_ECORRUPT) {
 		/* gc leaves damage alone: that is for a person to see. */
 		rc = w->gc ? 0
