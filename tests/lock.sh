@@ -91,6 +91,22 @@ t_env() {
 }
 check "COMMAND gets OKOF_LOCK and OKOF_LOCK_TOKEN" t_env
 
+# A NAME that starts with '-' goes after a first '--' (lock and cache).
+t_dash_name() {
+	local out st
+	out=$("$OKOF" lock -- -x -- sh -c 'echo "$OKOF_LOCK"') &&
+		[ "$out" = -x ] || { echo "# lock -- -x --: '$out'"; return 1; }
+	"$OKOF" lock -- -x -- sh -c '"$0" lock --status -- -x >"$1"' \
+		"$OKOF" "$T/dash.status"
+	grep -q '^pid: ' "$T/dash.status" || { echo "# --status -- -x"; return 1; }
+	out=$("$OKOF" cache -- -y -- echo hi) && [ "$out" = hi ] &&
+		[ "$("$OKOF" get -- -y)" = hi ] || { echo "# cache -- -y --"; return 1; }
+	"$OKOF" lock -x -- true 2>/dev/null
+	st=$?
+	[ $st = 125 ] || { echo "# lock -x -- true: exit $st, want 125"; return 1; }
+}
+check "a NAME that starts with '-': lock -- -x -- COMMAND, --status -- -x, cache -- -y --" t_dash_name
+
 t_tokens_grow() {
 	local a b c
 	a=$("$OKOF" lock tok -- sh -c 'echo $OKOF_LOCK_TOKEN')

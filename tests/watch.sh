@@ -153,6 +153,26 @@ check "watch --prefix: the keys under it, in order" \
 	cmp -s "$T/prefix.got" "$T/prefix.want"
 stop "$wpid"
 
+# ---------------------------------------------------------------- -- KEY
+# Keys that start with '-' come after a first '--', before a second.
+start dash -- -x dsync
+check "watch -- -x: ready" ready "$T/dash.out" dsync
+"$OKOF" put -- -x 1
+check "watch -- -x: reports the key -x" wait_for "$T/dash.out" "put -x" 3
+stop "$wpid"
+"$OKOF" watch -- -y dsync2 -- sh -c 'echo "$OKOF_WATCH_EVENT $OKOF_WATCH_KEY" >>"$1"' \
+	sh "$T/dashcmd.out" 2>"$T/dashcmd.err" &
+wpid=$!
+pids+=("$wpid")
+for i in $(seq 1 60); do
+	"$OKOF" put dsync2 "$i"
+	wait_for "$T/dashcmd.out" "put dsync2" 0.2 && break
+done
+"$OKOF" put -- -y 1
+check "watch -- -y KEY -- COMMAND: COMMAND runs for -y" \
+	wait_for "$T/dashcmd.out" "put -y" 3
+stop "$wpid"
+
 # ---------------------------------------------------------------- --once
 export OKOF_DIR="$T/s2"
 ("$OKOF" watch --once report.ready >"$T/once.out" 2>"$T/once.err" &&

@@ -121,8 +121,17 @@ duration_ms(const char *verb, const char *opt, const char *s, int zero_ok,
 static int
 parse_run(struct cli *c, const char *verb, struct run *r)
 {
-	int nbefore = c->dashdash >= 0 ? c->dashdash : c->nargs;
+	char **cmd = c->dashdash >= 0 ? c->args + c->dashdash : NULL;
+	int nbefore = cmd ? c->dashdash : c->nargs;
 
+	/* A NAME that starts with '-' comes after a first '--' that ends
+	 * the options: "lock -- -x -- COMMAND", "lock --status -- -x". */
+	if (nbefore == 0 && cmd && cmd[0] &&
+	    ((c->set[O_STATUS] && !cmd[1]) ||
+	     (cmd[1] && strcmp(cmd[1], "--") == 0))) {
+		nbefore = 1;
+		cmd = cmd[1] ? cmd + 2 : NULL;
+	}
 	memset(r, 0, sizeof *r);
 	r->verb = verb;
 	r->wait_ms = -1;
@@ -132,15 +141,15 @@ parse_run(struct cli *c, const char *verb, struct run *r)
 						 : "one NAME before '--'");
 	r->name = c->args[0];
 	if (c->set[O_STATUS]) {
-		if (c->dashdash >= 0)
+		if (cmd)
 			return misuse(verb, "--status takes no COMMAND");
 		if (c->set[O_NOWAIT] || c->set[O_WAIT] || c->set[O_MAXTIME])
 			return misuse(verb, "--status with an option of "
 					    "running a command");
 	} else {
-		if (c->dashdash < 0)
+		if (!cmd)
 			return misuse(verb, "no '--' before COMMAND");
-		r->argv = c->args + c->dashdash;
+		r->argv = cmd;
 		if (!*r->argv)
 			return misuse(verb, "no COMMAND after '--'");
 	}

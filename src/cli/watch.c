@@ -184,6 +184,7 @@ cmd_watch(struct cli *c)
 {
 	int nkeys = c->dashdash >= 0 ? c->dashdash : c->nargs;
 	char **command = c->dashdash >= 0 ? c->args + c->dashdash : NULL;
+	char **keyv = c->args;
 	int64_t timeout = -1, interval = 1000;
 	struct okof_watch_opts o = {0};
 	const char **keys = NULL;
@@ -191,6 +192,14 @@ cmd_watch(struct cli *c)
 	okof_watch *w = NULL;
 	int rc = EX_FAIL;
 
+	/* Keys that start with '-' come after a first '--' that ends the
+	 * options, up to a second one before COMMAND: "watch -- -x". */
+	if (command && nkeys == 0 && !c->set[O_PREFIX] && *command) {
+		keyv = command;
+		while (keyv[nkeys] && strcmp(keyv[nkeys], "--") != 0)
+			nkeys++;
+		command = keyv[nkeys] ? keyv + nkeys + 1 : NULL;
+	}
 	if (command && !*command)
 		return usage_error("no COMMAND after '--'");
 	if (c->set[O_PREFIX] && nkeys > 0)
@@ -200,10 +209,10 @@ cmd_watch(struct cli *c)
 	if (command && c->set[O_NUL])
 		return usage_error("-0 with a COMMAND, which gets the key in "
 				   "OKOF_WATCH_KEY");
-	/* args is NULL only when there are no operands (nkeys 0): said for
+	/* keyv is NULL only when there are no operands (nkeys 0): said for
 	 * clang's analyser, which cannot see that cli_parse() ties them. */
-	for (int i = 0; c->args && i < nkeys; i++)
-		if (check_key_arg(c->args[i]) != 0)
+	for (int i = 0; keyv && i < nkeys; i++)
+		if (check_key_arg(keyv[i]) != 0)
 			return EX_USAGE;
 	if (c->set[O_PREFIX] && strlen(c->val[O_PREFIX]) > OKOF_KEY_MAX) {
 		msg("bad prefix: longer than a key (%d bytes)", OKOF_KEY_MAX);
@@ -231,10 +240,10 @@ cmd_watch(struct cli *c)
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
-		/* Without --prefix, n is nkeys: operands, so args is set
+		/* Without --prefix, n is nkeys: operands, so keyv is set
 		 * (said for clang's analyser). */
-		keys[i] = c->set[O_PREFIX] || !c->args ? c->val[O_PREFIX]
-						       : c->args[i];
+		keys[i] = c->set[O_PREFIX] || !keyv ? c->val[O_PREFIX]
+						    : keyv[i];
 		if (!keys[i])
 			goto out;
 		klens[i] = strlen(keys[i]);
