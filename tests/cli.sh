@@ -167,6 +167,12 @@ run put k -- -x;	expect "-- ends options" 0 ""
 run get k;		expect "value after --" 0 "-x"
 run put k -5;		expect "negative number is an operand" 0 ""
 run get k;		expect "negative value" 0 "-5"
+for v in -1.5 -.25 -2e3 -1E-9; do
+	run put k "$v";	expect "negative number $v is an operand" 0 ""
+	run get k;	expect "negative value $v" 0 "$v"
+done
+run put k -5x;		expect "-5x is no number: an unknown option" 2
+err_has "the message quotes the whole argument" "'-5x'"
 runin "$T/v1" put k --ttl 1h; expect "option after operand" 0 ""
 run stat k
 check "ttl set" grep -q '^expires: 20' "$T/out"

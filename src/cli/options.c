@@ -44,14 +44,26 @@ is_operand(const char *a, const struct cli_opt *t1, const struct cli_opt *t2)
 {
 	if (a[0] != '-' || a[1] == '\0')
 		return 1;
-	/* A negative number is a value, not an option (incr k -5), unless
-	 * the command has a digit option it could start with (list -0). */
+	/* A negative number is a value, not an option (incr k -5, put t
+	 * -1.5, put t -2e3), unless the command has a digit option it
+	 * could start with (list -0). */
 	if (find_short(t1, a[1]) || find_short(t2, a[1]))
 		return 0;
 	const char *p = a + 1;
-	while (*p >= '0' && *p <= '9')
-		p++;
-	return *p == '\0';
+	size_t digits = 0;
+	for (; *p >= '0' && *p <= '9'; p++)
+		digits++;
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			digits++;
+	if (digits > 0 && (*p == 'e' || *p == 'E')) {
+		p += p[1] == '+' || p[1] == '-' ? 2 : 1;
+		if (*p < '0' || *p > '9')
+			return 0;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	return digits > 0 && *p == '\0';
 }
 
 static int
@@ -140,8 +152,14 @@ cli_parse(struct cli *c, const struct cli_opt *a, const struct cli_opt *b,
 			const struct cli_opt *o = find_short(a, *p);
 			if (!o)
 				o = find_short(b, *p);
+			if (!o && arg[2] != '\0') {
+				fprintf(stderr,
+					"okof: unknown option '-%c' in '%s'\n",
+					*p, arg);
+				return -1;
+			}
 			if (!o) {
-				err("unknown option", (char[]){'-', *p, 0});
+				err("unknown option", arg);
 				return -1;
 			}
 			const char *val = NULL;
