@@ -568,10 +568,8 @@ cmd_backup(struct cli *c)
 
 	if ((rc = open_store(c, &s, 0, NULL)) != 0)
 		return rc;
-	if (!s) {
-		msg("cannot back up '%s': no store there", c->dir);
-		return EX_FAIL;
-	}
+	if (!s)
+		return EX_ABSENT; /* a read of no store: nothing to copy */
 	progress_init(&m.prog, "backup");
 	rc = okof_backup(s, dest, on_backup, &m);
 	progress_done(&m.prog);
