@@ -955,6 +955,8 @@ check "nothing created without a secret" test ! -e "$X"
 run -d "$X" -k "$T/key1" init --encrypt; expect "init --encrypt" 0 ""
 run -d "$X" -k "$T/key1" init --encrypt; expect "init --encrypt again" 0 ""
 run -d "$X" -k "$T/key1" init;	expect "init on an encrypted store" 0 ""
+run -d "$I" -k "$T/key1" init;	expect "init with a secret on a plain store" 3 ""
+err_has "init with a secret on a plain store: says it is plain" "not encrypted"
 printf 'HUSHVALUE-9f1c' | OKOF_DIR=$X OKOF_KEY_FILE=$T/key1 "$OKOF" put HUSHKEY-7d2e
 check "put with OKOF_KEY_FILE" test $? = 0
 OKOF_DIR=$X run -k "$T/key1" get HUSHKEY-7d2e; expect "get sealed value" 0 "HUSHVALUE-9f1c"

@@ -776,7 +776,16 @@ cmd_init(struct cli *c)
 		msg("cannot init store '%s': %s", c->dir, okof_strerror(rc));
 		return EX_FAIL;
 	}
+	/* A secret makes a new store encrypted: given for a plain one that
+	 * exists, init is asked for other settings than it has. */
+	struct okof_settings have;
+	okof_get_settings(s, &have);
 	okof_close(s);
+	if (cli_secret && !have.encrypt) {
+		msg("cannot init store '%s': %s", c->dir,
+		    okof_strerror(OKOF_EPLAIN));
+		return EX_FAIL;
+	}
 	return EX_OK;
 }
 
