@@ -529,6 +529,12 @@ if [ -w /dev/full ]; then
 	"$OKOF" get k >/dev/full 2>"$T/err"; st=$?
 	check "get > /dev/full is exit 3" test $st = 3
 	check "/dev/full message" grep -q '^okof: cannot write to standard output' "$T/err"
+	"$OKOF" put n 41
+	"$OKOF" incr n >/dev/full 2>"$T/err"; st=$?
+	check "incr > /dev/full: exit 3" test $st = 3
+	check "incr > /dev/full: one line that says the value was stored" \
+		test "$(wc -l <"$T/err")" = 1 -a "$(grep -c "^okof: incr 'n': stored 42, but" "$T/err")" = 1
+	check "incr > /dev/full: stored indeed" test "$("$OKOF" get n)" = 42
 fi
 head -c 3000000 /dev/urandom >"$T/big"
 runin "$T/big" put big;	expect "put 3 MB" 0

@@ -117,6 +117,8 @@ int check_key_arg(const char *key);
  * when standard output was closed at start and n > 0); a reader that
  * went away ends the process by SIGPIPE. */
 int out_write(const void *p, size_t n);
+/* The same without a message: 0 or -errno (-EBADF when closed). */
+int out_try(const void *p, size_t n);
 
 /* For a command that changes the store and then prints: 0, or EX_FAIL
  * (reported) when standard output was closed at start, so that it fails

@@ -289,23 +289,32 @@ need_stdout(void)
 /* Writes to standard output; failure other than SIGPIPE is exit 3.
  * Descriptor 1 may be our /dev/null stand-in: see main.c sane_fds. */
 int
-out_write(const void *p, size_t n)
+out_try(const void *p, size_t n)
 {
 	const char *b = p;
 
 	if (cli_stdout_closed && n > 0)
-		return closed_stdout();
+		return -EBADF;
 	while (n > 0) {
 		ssize_t w = write(STDOUT_FILENO, b, n);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w <= 0) {
-			msg("cannot write to standard output: %s",
-			    strerror(w < 0 ? errno : ENOSPC));
-			return EX_FAIL;
-		}
+		if (w <= 0)
+			return w < 0 ? -errno : -ENOSPC;
 		b += w;
 		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+out_write(const void *p, size_t n)
+{
+	int rc = out_try(p, n);
+
+	if (rc < 0) {
+		msg("cannot write to standard output: %s", strerror(-rc));
+		return EX_FAIL;
 	}
 	return 0;
 }

@@ -389,7 +389,14 @@ cmd_incr(struct cli *c)
 	} else {
 		char line[32];
 		snprintf(line, sizeof line, "%" PRId64 "\n", value);
-		rc = out_write(line, strlen(line));
+		if ((rc = out_try(line, strlen(line))) < 0) {
+			/* Too late to fail before the change: say it is made,
+			 * so that a script does not count twice. */
+			msg("incr %s: stored %" PRId64 ", but cannot write it "
+			    "to standard output: %s",
+			    show_key(key, klen), value, strerror(-rc));
+			rc = EX_FAIL;
+		}
 	}
 	okof_close(s);
 	return rc;
