@@ -956,6 +956,7 @@ check "new key untouched" cmp -s "$T/kg/a/b/key" "$T/newkey.copy"
 check "refused keygen: no temp file left" test "$(ls -A "$T/kg/a/b")" = key
 printf x | OKOF_DIR=$T/withnewkey "$OKOF" -k "$T/kg/a/b/key" put k
 OKOF_DIR=$T/withnewkey run -k "$T/kg/a/b/key" get k; expect "the new key works" 0 "x"
+run keygen "";		expect "keygen of an empty name: usage" 2
 run -d "$X" init --encrypt;	expect "init --encrypt without a secret" 3
 check "nothing created without a secret" test ! -e "$X"
 run -d "$X" -k "$T/key1" init --encrypt; expect "init --encrypt" 0 ""

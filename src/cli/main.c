@@ -37,6 +37,11 @@ static int
 cmd_keygen(struct cli *c)
 {
 	const char *path = c->args[0];
+
+	if (!*path) {
+		msg("bad FILE for keygen: an empty name");
+		return EX_USAGE;
+	}
 	int rc = okof_keygen(path);
 
 	if (rc == OKOF_EDIRSYNC) {
