@@ -846,6 +846,10 @@ echo junk >"$bucket/stray-file"; chmod 600 "$bucket/stray-file"
 OKOF_DIR=$V run verify -q;	check "verify counts stray files apart" \
 	test "$st:$(cat "$T/err")" = "3:okof: verify found 2 bad records and 1 stray file in '$V'"
 rm "$bucket/stray-file"
+echo junk >"$V/stray-top"; mkdir -m 700 "$V/zz"
+OKOF_DIR=$V run verify;	check "verify lists strays in the top directory too" \
+	test "$st:$(grep -c "^stray $V/stray-top: \|^stray $V/zz: " "$T/out")" = "3:2"
+rm -r "$V/stray-top" "$V/zz"
 rm "$f1" "$f2"
 OKOF_DIR=$V run verify;		expect "a temp file alone is not damage" 0
 check "temp file still reported" grep -q '^temp ' "$T/out"

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "io.h"
+#include "lockfile.h"
 
 static int
 is_hex(const char *p, size_t n)
@@ -69,22 +70,33 @@ walk_dir(int dirfd, const char *bucket, walk_fn fn, void *ctx, int top)
 		if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
 			continue;
 		if (top) {
-			if (kind_of(n) == WALK_TMP)
+			int bfd = -ENOTDIR;
+			if (kind_of(n) == WALK_TMP) {
 				rc = fn(ctx, dirfd, "", n, WALK_TMP);
-			else if (is_hex(n, BUCKET_HEX)) {
-				int bfd = io_open_dir(dirfd, n);
-				if (bfd == -ENOENT)
-					continue;
-				if (bfd < 0) {
-					rc = bfd;
-					break;
-				}
-				rc = walk_dir(bfd, n, fn, ctx, 0);
-				close(bfd);
+				goto next;
 			}
+			if (strcmp(n, META_NAME) == 0 ||
+			    strcmp(n, LOCKS_DIR) == 0)
+				continue;
+			if (is_hex(n, BUCKET_HEX))
+				bfd = io_open_dir(dirfd, n);
+			if (bfd == -ENOENT)
+				continue;
+			if (bfd == -ENOTDIR) {
+				/* Not a bucket: no file okof made. */
+				rc = fn(ctx, dirfd, "", n, WALK_OTHER);
+				goto next;
+			}
+			if (bfd < 0) {
+				rc = bfd;
+				break;
+			}
+			rc = walk_dir(bfd, n, fn, ctx, 0);
+			close(bfd);
 		} else {
 			rc = fn(ctx, dirfd, bucket, n, kind_of(n));
 		}
+	next:
 		if (rc < 0)
 			break;
 	}

@@ -15,8 +15,9 @@ enum walk_kind {
 
 /*
  * Called for each entry of each bucket (bucket is "ab", bfd its open
- * directory) and for temp files in the store's top directory (bucket
- * ""; bfd the store's).  A negative return stops the walk and is
+ * directory) and for the entries of the store's top directory that are
+ * neither buckets nor its metadata and lock directory (bucket ""; bfd
+ * the store's): temp files, and WALK_OTHER for anything else.  A negative return stops the walk and is
  * returned by store_walk().
  */
 typedef int (*walk_fn)(void *ctx, int bfd, const char *bucket,
