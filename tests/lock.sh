@@ -82,6 +82,29 @@ t_stdio() {
 }
 check "COMMAND's standard input, output and error are okof's own" t_stdio
 
+# ... closed too, when they were closed (okof's own /dev/null stand-ins
+# are not passed on).
+t_stdio_closed() {
+	local got
+	got=$("$OKOF" lock a -- sh -c '[ -e /proc/$$/fd/1 ] && echo open >&2 ||
+		echo closed >&2' 2>&1 >&-)
+	[ "$got" = closed ] || { echo "# lock >&-: COMMAND's stdout $got"; return 1; }
+	: >"$T/wclosed"
+	"$OKOF" watch --once --timeout 20 -- wclosed -- sh -c \
+		'[ -e /proc/$$/fd/0 ] && echo open >"$0" || echo closed >"$0"' \
+		"$T/wclosed" <&- &
+	local i wpid=$!
+	for i in $(seq 1 100); do
+		"$OKOF" put wclosed "$i"
+		[ -s "$T/wclosed" ] && break
+		sleep 0.1
+	done
+	wait "$wpid"
+	got=$(cat "$T/wclosed")
+	[ "$got" = closed ] || { echo "# watch <&-: COMMAND's stdin $got"; return 1; }
+}
+[ -d /proc/self/fd ] && check "COMMAND's descriptors closed where okof's were (lock, watch)" t_stdio_closed
+
 t_env() {
 	local out
 	out=$("$OKOF" lock envtest -- sh -c 'echo "$OKOF_LOCK:$OKOF_LOCK_TOKEN"')

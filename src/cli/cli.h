@@ -78,6 +78,11 @@ extern unsigned char *cli_secret;
 
 /* Standard output was closed when okof started (main sets it). */
 extern int cli_stdout_closed;
+/* Which of descriptors 0-2 were closed when okof started (bit fd):
+ * main opens them on /dev/null, and a COMMAND okof runs gets them
+ * closed again (cli_reclose_fds(), in the child). */
+extern int cli_closed_fds;
+void cli_reclose_fds(void);
 
 /* One "okof: ..." line on standard error. */
 void msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

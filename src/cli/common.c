@@ -21,6 +21,7 @@ const char *prog_dir;	   /* from -d, for every command */
 const char *prog_keyfile;  /* from -k */
 unsigned char *cli_secret; /* sodium_malloc'd; wiped at exit */
 int cli_stdout_closed;
+int cli_closed_fds;
 
 /* Messages held by msg_hold(): how many, and the first one's text. */
 static struct {
@@ -52,6 +53,14 @@ msg(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+void
+cli_reclose_fds(void)
+{
+	for (int fd = 0; fd < 3; fd++)
+		if (cli_closed_fds & (1 << fd))
+			close(fd);
 }
 
 void

@@ -293,6 +293,7 @@ spawn(const struct run *r, uint64_t token, int out_fd)
 #else
 		(void)parent;
 #endif
+		cli_reclose_fds(); /* okof's own: closed if they were */
 		if (out_fd >= 0 && dup2(out_fd, STDOUT_FILENO) < 0)
 			e = errno;
 		else

@@ -1169,6 +1169,7 @@ main(int argc, char **argv)
 
 	if (closed < 0)
 		return EX_FAIL;
+	cli_closed_fds = closed;
 	cli_stdout_closed = closed & (1 << STDOUT_FILENO);
 	/* A reader that goes away ends us as it ends cat, even if our
 	 * parent ignored SIGPIPE. */

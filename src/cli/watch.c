@@ -139,6 +139,7 @@ run_command(char **argv, const struct okof_watch_event *ev)
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
+		cli_reclose_fds(); /* okof's own: closed if they were */
 		execvp(argv[0], argv);
 		int e = errno;
 		(void)!write(ep[1], &e, sizeof e);
