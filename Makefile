@@ -66,9 +66,6 @@ TESTS = $(BUILD)/check_okof
 # hidden visibility, so that only what okof.h marks OKOF_API is exported.
 PIC_OBJ = $(LIB_SRC:src/%.c=$(BUILD)/pic/%.o)
 SHLIB = $(BUILD)/libokof.so.$(VERSION)
-COMPLETIONS = $(BUILD)/completion/okof.bash $(BUILD)/completion/_okof \
-	$(BUILD)/completion/okof.fish
-
 all: $(BIN) $(BUILD)/libokof.a $(SHLIB) $(BUILD)/okof.pc completions
 
 $(BUILD)/.deps:
@@ -131,20 +128,12 @@ $(BUILD)/okof.pc: okof.pc.in FORCE $(BUILD)/.deps
 		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
 		okof.pc.in > $@.tmp && mv $@.tmp $@
 
-# The completion scripts, as the built binary prints them.  A binary
-# without fish completion yet leaves okof.fish out (install skips it).
+# The completion scripts, as the built binary prints them.
 completions: $(BIN)
 	@mkdir -p $(BUILD)/completion
 	./$(BIN) completion bash > $(BUILD)/completion/okof.bash
 	./$(BIN) completion zsh > $(BUILD)/completion/_okof
-	@if ./$(BIN) completion fish > $(BUILD)/completion/okof.fish.tmp \
-	    2>/dev/null; then \
-		mv $(BUILD)/completion/okof.fish.tmp $(BUILD)/completion/okof.fish; \
-	else \
-		rm -f $(BUILD)/completion/okof.fish.tmp \
-			$(BUILD)/completion/okof.fish; \
-		echo "okof completion fish: not in this build; okof.fish skipped"; \
-	fi
+	./$(BIN) completion fish > $(BUILD)/completion/okof.fish
 
 # How to link: static where the static libraries exist.
 $(BUILD)/link.mk: $(BUILD)/.deps Makefile
@@ -360,7 +349,8 @@ install: all
 		$(DESTDIR)$(MANPREFIX)/man1 $(DESTDIR)$(MANPREFIX)/man3 \
 		$(DESTDIR)$(MANPREFIX)/man5 \
 		$(DESTDIR)$(DATADIR)/bash-completion/completions \
-		$(DESTDIR)$(DATADIR)/zsh/site-functions
+		$(DESTDIR)$(DATADIR)/zsh/site-functions \
+		$(DESTDIR)$(DATADIR)/fish/vendor_completions.d
 	install -m 755 $(BIN) $(DESTDIR)$(BINDIR)/okof
 	install -m 644 src/okof.h $(DESTDIR)$(INCLUDEDIR)/okof.h
 	install -m 644 $(BUILD)/libokof.a $(DESTDIR)$(LIBDIR)/libokof.a
@@ -375,11 +365,8 @@ install: all
 		$(DESTDIR)$(DATADIR)/bash-completion/completions/okof
 	install -m 644 $(BUILD)/completion/_okof \
 		$(DESTDIR)$(DATADIR)/zsh/site-functions/_okof
-	if [ -f $(BUILD)/completion/okof.fish ]; then \
-		install -d $(DESTDIR)$(DATADIR)/fish/vendor_completions.d && \
-		install -m 644 $(BUILD)/completion/okof.fish \
-			$(DESTDIR)$(DATADIR)/fish/vendor_completions.d/okof.fish; \
-	fi
+	install -m 644 $(BUILD)/completion/okof.fish \
+		$(DESTDIR)$(DATADIR)/fish/vendor_completions.d/okof.fish
 
 uninstall:
 	for f in $(INSTALLED); do rm -f "$(DESTDIR)$$f" || exit 1; done
