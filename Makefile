@@ -49,7 +49,8 @@ TEST_LIBS = `pkg-config --libs check`
 # that it cannot include a header of the library's insides.
 LIB_SRC = src/lib/io.c src/lib/crc32c.c src/lib/codec.c src/lib/record.c \
 	src/lib/record_pack.c src/lib/record_write.c src/lib/record_read.c \
-	src/lib/tmpfile.c src/lib/store.c src/lib/lockfile.c src/lib/lock.c \
+	src/lib/strerror.c src/lib/tmpfile.c src/lib/store.c src/lib/lockfile.c \
+	src/lib/lock.c \
 	src/lib/recfile.c \
 	src/lib/secret.c \
 	src/lib/put.c src/lib/get.c src/lib/del.c src/lib/walk.c \

@@ -200,7 +200,8 @@ OKOF_API const char *okof_errpath(const okof_store *s);
 /* What was wrong with that file (static text), or "". */
 OKOF_API const char *okof_errdetail(const okof_store *s);
 
-/* Returns 0 if key/klen is a valid key, else OKOF_EBADKEY. */
+/* Returns 0 if key/klen is a valid key, -EINVAL for a NULL key with a
+ * length, else OKOF_EBADKEY. */
 OKOF_API int okof_check_key(const char *key, size_t klen);
 
 /* okof_put options. */
@@ -505,8 +506,8 @@ struct okof_lock_holder {
  * note (may be NULL) is recorded for okof_lock_status() on a plain store,
  * cut to what fits with "..." at the end.  Returns 0 with *out set (free
  * it with okof_lock_release()), OKOF_EBUSY when the wait ran out,
- * OKOF_EBADKEY, -EINVAL (bad flags, NULL pointers) or an error; *out is
- * NULL then.
+ * OKOF_EBADKEY, -EINVAL (bad flags, NULL pointers, a timeout_ms below
+ * -1) or an error; *out is NULL then.
  */
 OKOF_API int okof_lock_acquire(okof_store *s, const char *name, size_t nlen,
 			       int flags, int64_t timeout_ms, const char *note,
@@ -573,7 +574,7 @@ struct okof_watch_opts {
 	const size_t *klens;
 	size_t nkeys;	  /* at least 1; 1 with OKOF_WATCH_PREFIX */
 	int flags;	  /* OKOF_WATCH_* */
-	int interval_ms;  /* polling period; 0: 1000 */
+	int interval_ms;  /* polling period; 0: 1000; negative: -EINVAL */
 };
 
 enum okof_watch_kind {
@@ -593,7 +594,9 @@ struct okof_watch_event {
  * copy).  The state of the keys is read now: only later changes are
  * reported, unless OKOF_WATCH_INITIAL.  Returns 0 with *out set (free
  * it with okof_watch_close()), or OKOF_EBADKEY (a bad key, or a prefix
- * longer than a key), -EINVAL (no key), OKOF_ENEEDSECRET,
+ * longer than a key), -EINVAL (no key; a NULL out, dir, o, o->keys,
+ * o->klens, or key with a length; unknown flags; a negative interval),
+ * OKOF_ENEEDSECRET,
  * OKOF_EBADSECRET, OKOF_EUNSAFE, OKOF_ENOTSTORE or another error of
  * okof_open() or of reading the records; *out is NULL then.
  */
@@ -604,27 +607,27 @@ OKOF_API int okof_watch_open(okof_watch **out, const char *dir,
 /*
  * Waits at most timeout_ms (-1: for ever, 0: not at all) for a change.
  * Returns 1 with *ev set, 0 when none came in time, -EINTR when a
- * signal interrupted the wait, or an error (a record that fails its
- * checks is skipped, not an error).  A store that appears while it is
+ * signal interrupted the wait, -EINVAL (w or ev NULL), or an error (a
+ * record that fails its checks is skipped, not an error).  A store that appears while it is
  * waited for is opened here, so okof_open()'s errors can come too.
  */
 OKOF_API int okof_watch_next(okof_watch *w, int timeout_ms,
 		    struct okof_watch_event *ev);
 
 /* The descriptor that becomes readable when the kernel has news for w,
- * or -1 when w polls.  It belongs to w. */
+ * or -1 when w polls (-EINVAL: w NULL).  It belongs to w. */
 OKOF_API int okof_watch_fd(const okof_watch *w);
 
 /* Milliseconds until w's next timer (an expiry, a poll, work already
- * queued: 0), or -1 when there is none. */
+ * queued: 0), or -1 when there is none (-EINVAL: w NULL). */
 OKOF_API int okof_watch_timeout(const okof_watch *w);
 
 /* 1 when w polls (forced, a filesystem the kernel cannot watch, no
- * inotify, or its limits reached), else 0. */
+ * inotify, or its limits reached), else 0 (-EINVAL: w NULL). */
 OKOF_API int okof_watch_polling(const okof_watch *w);
 
 /* The open store, for okof_errpath() after a failure; NULL while the
- * store does not exist yet.  It belongs to w. */
+ * store does not exist yet (or w is NULL).  It belongs to w. */
 OKOF_API okof_store *okof_watch_store(const okof_watch *w);
 
 /* Stops watching and frees w; NULL is allowed. */

@@ -142,7 +142,10 @@ START_TEST(lock_bad_arguments)
 	ck_assert_int_eq(okof_lock_acquire(s, "a", 1, 0, 0, NULL, NULL), -EINVAL);
 	ck_assert_int_eq(okof_lock_acquire(s, "a", 1, 0x80, 0, NULL, &l), -EINVAL);
 	ck_assert_int_eq(okof_lock_acquire(s, "", 0, 0, 0, NULL, &l), OKOF_EBADKEY);
-	ck_assert_int_eq(okof_lock_acquire(s, NULL, 1, 0, 0, NULL, &l), OKOF_EBADKEY);
+	ck_assert_int_eq(okof_lock_acquire(s, NULL, 1, 0, 0, NULL, &l), -EINVAL);
+	ck_assert_int_eq(okof_lock_acquire(s, "a", 1, 0, -2, NULL, &l), -EINVAL);
+	ck_assert_int_eq(okof_lock_acquire(s, "a", 1, 0, INT64_MIN, NULL, &l),
+			 -EINVAL);
 	ck_assert_int_eq(okof_lock_acquire(s, big, sizeof big, 0, 0, NULL, &l),
 			 OKOF_EBADKEY);
 	ck_assert_int_eq(okof_lock_acquire(s, "a\0b", 3, 0, 0, NULL, &l), OKOF_EBADKEY);

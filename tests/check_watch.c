@@ -122,7 +122,36 @@ START_TEST(bad_arguments)
 	o.nkeys = 1;
 	o.flags = OKOF_WATCH_PREFIX;
 	ck_assert_int_eq(okof_watch_open(&w, dir, NULL, &o), 0);
+	/* NULL where a pointer is needed, unknown flags: -EINVAL. */
+	struct okof_watch_event ev;
+	ck_assert_int_eq(okof_watch_next(NULL, 0, &ev), -EINVAL);
+	ck_assert_int_eq(okof_watch_next(w, 0, NULL), -EINVAL);
+	ck_assert_int_eq(okof_watch_fd(NULL), -EINVAL);
+	ck_assert_int_eq(okof_watch_timeout(NULL), -EINVAL);
+	ck_assert_int_eq(okof_watch_polling(NULL), -EINVAL);
+	ck_assert_ptr_null(okof_watch_store(NULL));
 	okof_watch_close(w);
+	okof_watch_close(NULL);
+	ck_assert_int_eq(okof_watch_open(NULL, dir, NULL, &o), -EINVAL);
+	ck_assert_int_eq(okof_watch_open(&w, NULL, NULL, &o), -EINVAL);
+	ck_assert_ptr_null(w);
+	ck_assert_int_eq(okof_watch_open(&w, dir, NULL, NULL), -EINVAL);
+	o.klens = NULL;
+	ck_assert_int_eq(okof_watch_open(&w, dir, NULL, &o), -EINVAL);
+	o.klens = lens;
+	o.flags = 0x100;
+	ck_assert_int_eq(okof_watch_open(&w, dir, NULL, &o), -EINVAL);
+	o.flags = OKOF_WATCH_PREFIX;
+	o.interval_ms = -5;
+	ck_assert_int_eq(okof_watch_open(&w, dir, NULL, &o), -EINVAL);
+	o.interval_ms = 0;
+	const char *nokey[] = {NULL};
+	size_t one[] = {1};
+	o.keys = nokey;
+	o.klens = one;
+	o.flags = 0;
+	ck_assert_int_eq(okof_watch_open(&w, dir, NULL, &o), -EINVAL);
+	ck_assert_ptr_null(w);
 }
 END_TEST
 

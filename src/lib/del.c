@@ -19,8 +19,8 @@ okof_del(okof_store *s, const char *key, size_t klen, int no_sync)
 
 	if (!s)
 		return -EINVAL;
-	if (okof_check_key(key, klen) != 0)
-		return OKOF_EBADKEY;
+	if ((rc = okof_check_key(key, klen)) != 0)
+		return rc;
 	store_name(s, key, klen, &nm);
 	bfd = io_open_dir(s->dirfd, nm.bucket);
 	if (bfd < 0)

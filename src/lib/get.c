@@ -75,8 +75,8 @@ okof_get_open(okof_store *s, const char *key, size_t klen, okof_reader **out)
 	*out = NULL;
 	if (!s)
 		return -EINVAL;
-	if (okof_check_key(key, klen) != 0)
-		return OKOF_EBADKEY;
+	if ((rc = okof_check_key(key, klen)) != 0)
+		return rc;
 	/* Not calloc: the reader is mostly its read buffer, which needs no
 	 * zeroes; each other field is set here or by recr_open(). */
 	r = malloc(sizeof *r);

@@ -115,8 +115,8 @@ okof_import_add(okof_import *im, const char *key, size_t klen,
 
 	if (!im || (!val && vlen > 0) || expires < 0)
 		return -EINVAL;
-	if (okof_check_key(key, klen) != 0)
-		return OKOF_EBADKEY;
+	if ((rc = okof_check_key(key, klen)) != 0)
+		return rc;
 	s = im->s;
 	w = &im->w;
 	if (im->n == im->cap) {

@@ -100,8 +100,8 @@ okof_incr(okof_store *s, const char *key, size_t klen, int64_t delta,
 
 	if (!s)
 		return -EINVAL;
-	if (okof_check_key(key, klen) != 0)
-		return OKOF_EBADKEY;
+	if ((rc = okof_check_key(key, klen)) != 0)
+		return rc;
 	if ((rc = store_check_sealed(s)) < 0)
 		return rc;
 	store_name(s, key, klen, &nm);

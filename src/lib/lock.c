@@ -267,6 +267,8 @@ okof_lock_acquire(okof_store *s, const char *name, size_t nlen, int flags,
 	if (!out)
 		return -EINVAL;
 	*out = NULL;
+	if (timeout_ms < -1)
+		return -EINVAL;
 	if ((rc = lock_args(s, name, nlen, flags)) < 0)
 		return rc;
 	lock_name(s, name, nlen, flags, file);

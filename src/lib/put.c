@@ -250,8 +250,8 @@ put_prepare(okof_store *s, const char *key, size_t klen,
 
 	if (opts->expires < 0)
 		return -EINVAL;
-	if (okof_check_key(key, klen) != 0)
-		return OKOF_EBADKEY;
+	if ((rc = okof_check_key(key, klen)) != 0)
+		return rc;
 	if ((rc = store_check_sealed(s)) < 0)
 		return rc;
 	store_name(s, key, klen, nm);

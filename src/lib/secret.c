@@ -44,6 +44,10 @@ okof_keygen(const char *path)
 
 	if (!path || !*path)
 		return -EINVAL;
+	/* sodium_malloc() and randombytes abort without it: this may be
+	 * the program's first call into the library. */
+	if (sodium_init() < 0)
+		return -ENOSYS;
 	rc = split_path(path, &dir, &base);
 	if (rc < 0)
 		return rc;

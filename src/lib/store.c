@@ -26,61 +26,6 @@
 #include "io.h"
 #include "record.h"
 
-const char *
-okof_strerror(int rc)
-{
-	switch (rc) {
-	case 0:
-		return "success";
-	case OKOF_ENOTFOUND:
-		return "no such key";
-	case OKOF_EEXIST:
-		return "key exists";
-	case OKOF_EBADKEY:
-		return "bad key (must be 1 to 4096 bytes, no NUL)";
-	case OKOF_ECORRUPT:
-		return "corrupt record";
-	case OKOF_ENOTSTORE:
-		return "not an okof store (a non-empty directory without okof "
-		       "metadata)";
-	case OKOF_EUNSAFE:
-		return "unsafe store directory (owned by another user, or "
-		       "writable by group or others)";
-	case OKOF_EVERSION:
-		return "store format version not supported by this okof";
-	case OKOF_ESETTINGS:
-		return "store exists with other settings";
-	case OKOF_ENOSTORE:
-		return "no store";
-	case OKOF_EDIRSYNC:
-		return "written, but the directory fsync failed: durability "
-		       "unknown";
-	case OKOF_ENOTFILE:
-		return "record is not a regular file";
-	case OKOF_ENOTINT:
-		return "value is not a decimal integer";
-	case OKOF_EOVERFLOW:
-		return "integer overflow (the result must fit in 64 bits)";
-	case OKOF_ENEEDSECRET:
-		return "store is encrypted; its secret is needed";
-	case OKOF_EBADSECRET:
-		return "wrong key: this secret does not open this store";
-	case OKOF_EPLAIN:
-		return "the store is not encrypted, but a secret was given";
-	case OKOF_EFSTYPE:
-		return "filesystem without atomic rename or hard links (an "
-		       "object store mounted with FUSE): okof cannot keep its "
-		       "guarantees there";
-	case OKOF_EKEYFILE:
-		return "bad key file";
-	case OKOF_EBUSY:
-		return "lock is held by another process";
-	default:
-		/* INT_MIN has no negation: it is no errno either. */
-		return rc < 0 && rc != INT_MIN ? strerror(-rc) : "unknown error";
-	}
-}
-
 void
 store_note(struct store_err *e, const char *bucket, const char *file,
 	   const char *detail)
@@ -126,6 +71,8 @@ store_check_sealed(okof_store *s)
 int
 okof_check_key(const char *key, size_t klen)
 {
+	if (!key && klen > 0)
+		return -EINVAL; /* a NULL buffer with a length */
 	if (!key || klen == 0 || klen > OKOF_KEY_MAX ||
 	    memchr(key, 0, klen) != NULL)
 		return OKOF_EBADKEY;

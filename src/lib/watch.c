@@ -742,14 +742,22 @@ okof_watch_open(okof_watch **out, const char *dir, const unsigned char *secret,
 	okof_watch *w;
 	int rc = -ENOMEM;
 
+	if (!out)
+		return -EINVAL;
 	*out = NULL;
-	if (!o->keys || o->nkeys == 0 ||
+	if (!dir || !o || !o->keys || !o->klens || o->nkeys == 0 ||
+	    (o->flags & ~(OKOF_WATCH_PREFIX | OKOF_WATCH_INITIAL |
+			  OKOF_WATCH_POLL)) != 0 ||
+	    o->interval_ms < 0 ||
 	    ((o->flags & OKOF_WATCH_PREFIX) && o->nkeys != 1))
 		return -EINVAL;
 	for (size_t k = 0; k < o->nkeys; k++) {
+		if (!o->keys[k] && o->klens[k] > 0)
+			return -EINVAL;
 		if (o->flags & OKOF_WATCH_PREFIX) {
 			if (o->klens[k] > OKOF_KEY_MAX ||
-			    memchr(o->keys[k], 0, o->klens[k]))
+			    (o->klens[k] > 0 &&
+			     memchr(o->keys[k], 0, o->klens[k])))
 				return OKOF_EBADKEY;
 		} else if ((rc = okof_check_key(o->keys[k], o->klens[k])) < 0) {
 			return rc;
@@ -952,6 +960,8 @@ okof_watch_timeout(const okof_watch *w)
 {
 	int64_t t = -1;
 
+	if (!w)
+		return -EINVAL;
 	if (w->q_head != NIL || w->rescan || w->reopen || w->any_newbucket)
 		return 0;
 	if (w->polling && w->next_poll != 0) {
@@ -975,6 +985,8 @@ okof_watch_next(okof_watch *w, int timeout_ms, struct okof_watch_event *ev)
 	int64_t end = timeout_ms > 0 ? mono_ms() + timeout_ms : 0;
 	int rc;
 
+	if (!w || !ev)
+		return -EINVAL;
 	for (;;) {
 		if ((rc = work(w)) < 0)
 			return rc;
@@ -1003,19 +1015,21 @@ okof_watch_next(okof_watch *w, int timeout_ms, struct okof_watch_event *ev)
 int
 okof_watch_fd(const okof_watch *w)
 {
+	if (!w)
+		return -EINVAL;
 	return w->polling ? -1 : w->ifd;
 }
 
 int
 okof_watch_polling(const okof_watch *w)
 {
-	return w->polling;
+	return w ? w->polling : -EINVAL;
 }
 
 okof_store *
 okof_watch_store(const okof_watch *w)
 {
-	return w->s;
+	return w ? w->s : NULL;
 }
 
 void
