@@ -131,5 +131,21 @@ for page in "${pages[@]}"; do
 		cmp "$T/$name.groff-man" "$T/$name.groff-mandoc"
 done
 
+# okof(3) documents every function okof.h declares: in NAME, in the
+# SYNOPSIS, and in the text (.Fn NAME outside the SYNOPSIS).
+documented() {
+	local f miss=0
+	for f in $(sed -n 's/^OKOF_API [^(]*[ *]\(okof_[a-z_0-9]*\)(.*/\1/p' src/okof.h); do
+		grep -Eqx "\.Nm $f( ,)?" man/okof.3 || { echo "$f: not in NAME"; miss=1; }
+		grep -Eq "^\.(Fn|Fo) $f( |\$)" man/okof.3 || { echo "$f: not in SYNOPSIS"; miss=1; }
+		sed -n '/^\.Sh DESCRIPTION/,$p' man/okof.3 | grep -Eq "^\.Fn $f( |\$)" ||
+			{ echo "$f: not described"; miss=1; }
+	done
+	return $miss
+}
+case " ${pages[*]} " in
+*" man/okof.3 "*) check "man/okof.3: every function of okof.h in NAME, SYNOPSIS and text" documented ;;
+esac
+
 echo "$passed passed, $failed failed"
 [ $failed = 0 ]
