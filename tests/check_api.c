@@ -309,6 +309,14 @@ START_TEST(load_secret)
 	okof_close(h);
 	ck_assert_int_eq(okof_open(&h, path2, 0, NULL, NULL),
 			 OKOF_ENEEDSECRET);
+	/* An encrypted store asked for without a secret: nothing made. */
+	struct okof_settings enc = {.encrypt = 1};
+	snprintf(path2, sizeof path2, "%s/enc-nosecret/s", dir);
+	ck_assert_int_eq(okof_open(&h, path2, OKOF_CREATE, &enc, NULL),
+			 OKOF_ENEEDSECRET);
+	snprintf(path2, sizeof path2, "%s/enc-nosecret", dir);
+	ck_assert_int_eq(access(path2, F_OK), -1);
+	snprintf(path2, sizeof path2, "%s/enc", dir);
 	ck_assert_int_eq(okof_load_secret(path, sec, NULL), 0);
 	ck_assert_int_eq(okof_open(&h, path2, 0, NULL, sec), 0);
 	okof_close(h);

@@ -420,6 +420,11 @@ okof_open(okof_store **out, const char *dir, int flags,
 	s->dirfd = io_openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC,
 			     0);
 	if (s->dirfd == -ENOENT && (flags & OKOF_CREATE)) {
+		/* Nothing made for a store that could not be made. */
+		if (want.encrypt && !secret) {
+			rc = OKOF_ENEEDSECRET;
+			goto fail;
+		}
 		rc = io_mkdir_parents(dir);
 		if (rc < 0)
 			goto fail;
