@@ -295,8 +295,10 @@ need_stdout(void)
 	return cli_stdout_closed ? closed_stdout() : 0;
 }
 
-/* Writes to standard output; failure other than SIGPIPE is exit 3.
- * Descriptor 1 may be our /dev/null stand-in: see main.c sane_fds. */
+/* Writes all of p/n to standard output: 0 or -errno (a reader that
+ * went away is SIGPIPE, which ends us).  Descriptor 1 may be our
+ * /dev/null stand-in, closed as far as the caller knows: see main.c
+ * sane_fds. */
 int
 out_try(const void *p, size_t n)
 {
